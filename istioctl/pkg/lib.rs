@@ -1,0 +1,2 @@
+//! istioctl: the Istio configuration command line utility.
+#![forbid(unsafe_code)]

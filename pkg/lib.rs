@@ -1,0 +1,7 @@
+//! Shared library of the istio-rs control plane. Modules are named as upstream's `pkg/`.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod log;
+pub mod version;
+pub mod yaml;
