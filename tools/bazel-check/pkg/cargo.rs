@@ -130,9 +130,15 @@ impl Workspace {
     /// Runs `cargo metadata` (twice: `--no-deps` for the members, and once with the resolved
     /// graph to learn which third-party crates are proc-macros) for the workspace that contains
     /// `dir`. Uses `$CARGO` when set (as under `cargo test`), else `cargo` from `PATH`.
+    ///
+    /// The resolved graph is filtered to the host platform when `rustc -vV` names it, so Cargo
+    /// needs no crate that a build on this machine did not already download.
     pub fn load(dir: &Path) -> Result<Workspace, CargoError> {
         let members = run_metadata(dir, &["--no-deps"])?;
-        let resolved = run_metadata(dir, &[])?;
+        let resolved = match host_triple() {
+            Some(host) => run_metadata(dir, &["--filter-platform", &host])?,
+            None => run_metadata(dir, &[])?,
+        };
         Workspace::from_metadata(&members, Some(&resolved))
     }
 
@@ -206,6 +212,19 @@ fn run_metadata(dir: &Path, extra: &[&str]) -> Result<String, CargoError> {
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The host's target triple, from `rustc -vV` (`$RUSTC` when set).
+fn host_triple() -> Option<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc).arg("-vV").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(|host| host.trim().to_owned())
 }
 
 fn relative(root: &Path, path: &Path) -> Result<String, CargoError> {
