@@ -95,15 +95,18 @@ pub use pbjson_types as wkt;
 
 /// The encoded `FileDescriptorSet` of every proto in this crate (imports included), for
 /// reflection and dynamic JSON of `Any` payloads.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/istio_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/istio_descriptor.bin"));
 
 /// The descriptors of every message in this crate, for schema-aware processing (e.g. reading
 /// JSON the way upstream's jsonpb does before handing it to the generated serde impls).
 pub fn descriptor_pool() -> &'static prost_reflect::DescriptorPool {
-    static POOL: std::sync::LazyLock<prost_reflect::DescriptorPool> = std::sync::LazyLock::new(|| {
-        prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET)
-            .expect("the descriptor set is produced by this crate's build script and always decodes")
-    });
+    static POOL: std::sync::LazyLock<prost_reflect::DescriptorPool> =
+        std::sync::LazyLock::new(|| {
+            prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect(
+                "the descriptor set is produced by this crate's build script and always decodes",
+            )
+        });
     &POOL
 }
 
@@ -136,6 +139,9 @@ mod tests {
             istio::networking::v1alpha3::VirtualService::type_url(),
             "type.googleapis.com/istio.networking.v1alpha3.VirtualService"
         );
-        assert_eq!(istio::mcp::v1alpha1::Resource::full_name(), "istio.mcp.v1alpha1.Resource");
+        assert_eq!(
+            istio::mcp::v1alpha1::Resource::full_name(),
+            "istio.mcp.v1alpha1.Resource"
+        );
     }
 }

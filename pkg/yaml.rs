@@ -177,6 +177,7 @@ impl Documents<'_> {
         };
         let mut builder = Builder::default();
         let mut first_content_line = None;
+        let mut ended = false;
         let value = loop {
             let Some((event, span)) = self.event()? else {
                 return Err(Error {
@@ -185,18 +186,21 @@ impl Documents<'_> {
                     message: "unexpected end of stream".into(),
                 });
             };
-            if first_content_line.is_none() && !matches!(event, Event::DocumentEnd) {
+            if matches!(event, Event::DocumentEnd) && builder.stack.is_empty() {
+                // A document with no content at all.
+                ended = true;
+                break Value::Null;
+            }
+            if first_content_line.is_none() {
                 first_content_line = Some(span.start.line());
             }
             if let Some(done) = builder.push(event, &span)? {
                 break done;
             }
         };
-        // Consume the document end marker.
-        loop {
+        if !ended {
             match self.event()? {
-                Some((Event::DocumentEnd, _)) | None => break,
-                Some((Event::StreamEnd, _)) => break,
+                Some((Event::DocumentEnd | Event::StreamEnd, _)) | None => {}
                 Some((_, span)) => {
                     return Err(Error::at(&span, "unexpected content after document"));
                 }
@@ -230,7 +234,8 @@ impl Builder {
                     self.set_key(key, span)?;
                     return Ok(None);
                 }
-                let v = resolve_scalar(&text, style, tag.as_deref()).map_err(|m| Error::at(span, m))?;
+                let v =
+                    resolve_scalar(&text, style, tag.as_deref()).map_err(|m| Error::at(span, m))?;
                 self.count(1, span)?;
                 if anchor > 0 {
                     self.anchors.insert(anchor, v.clone());
@@ -298,8 +303,11 @@ impl Builder {
                 self.count(1, span)?;
                 v
             }
-            Event::DocumentEnd => Value::Null,
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) => {
+            Event::Nothing
+            | Event::DocumentEnd
+            | Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart(_) => {
                 return Err(Error::at(span, "unexpected stream event inside a document"));
             }
         };
@@ -330,10 +338,16 @@ impl Builder {
         if self.expecting_key() {
             // A collection used as a mapping key: go-yaml accepts it as an (unhashable) key only
             // for non-map targets; Kubernetes documents never need one.
-            return Err(Error::at(span, "collections are not supported as mapping keys"));
+            return Err(Error::at(
+                span,
+                "collections are not supported as mapping keys",
+            ));
         }
         if self.stack.len() >= MAX_DEPTH {
-            return Err(Error::at(span, format!("nesting deeper than {MAX_DEPTH} levels")));
+            return Err(Error::at(
+                span,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            ));
         }
         self.stack.push(frame);
         Ok(())
@@ -344,7 +358,9 @@ impl Builder {
         if self.nodes > MAX_EXPANDED_NODES {
             return Err(Error::at(
                 span,
-                format!("document expands to more than {MAX_EXPANDED_NODES} nodes (alias expansion)"),
+                format!(
+                    "document expands to more than {MAX_EXPANDED_NODES} nodes (alias expansion)"
+                ),
             ));
         }
         Ok(())
@@ -426,9 +442,17 @@ fn apply_merges(
 fn check_collection_tag(tag: Option<&Tag>, expected: &str, span: &Span) -> Result<(), Error> {
     match tag {
         None => Ok(()),
-        Some(t) if t.is_yaml_core_schema() && (t.suffix == expected || (expected == "map" && t.suffix == "omap")) => Ok(()),
+        Some(t)
+            if t.is_yaml_core_schema()
+                && (t.suffix == expected || (expected == "map" && t.suffix == "omap")) =>
+        {
+            Ok(())
+        }
         Some(t) if is_non_specific(t) => Ok(()),
-        Some(t) => Err(Error::at(span, format!("unsupported tag {t} on a {expected}"))),
+        Some(t) => Err(Error::at(
+            span,
+            format!("unsupported tag {t} on a {expected}"),
+        )),
     }
 }
 
@@ -525,7 +549,9 @@ fn resolve_plain(text: &str) -> Result<Option<Value>, String> {
         }
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
         | ".nan" | ".NaN" | ".NAN" => {
-            return Err(format!("unsupported value: {text} has no JSON representation"));
+            return Err(format!(
+                "unsupported value: {text} has no JSON representation"
+            ));
         }
         _ => {}
     }
@@ -559,17 +585,18 @@ fn parse_go_int(s: &str) -> Option<Number> {
     if body.is_empty() {
         return None;
     }
-    let (radix, digits) = if let Some(rest) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        (16, rest)
-    } else if let Some(rest) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-        (2, rest)
-    } else if let Some(rest) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-        (8, rest)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (8, &body[1..])
-    } else {
-        (10, body)
-    };
+    let (radix, digits) =
+        if let Some(rest) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, rest)
+        } else if let Some(rest) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, rest)
+        } else if let Some(rest) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, rest)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
@@ -751,14 +778,20 @@ mod tests {
 
     #[test]
     fn tags_force_types() {
-        assert_eq!(one("a: !!str 12\nb: !!int '7'\nc: ! 12"), json!({"a": "12", "b": 7, "c": "12"}));
+        assert_eq!(
+            one("a: !!str 12\nb: !!int '7'\nc: ! 12"),
+            json!({"a": "12", "b": 7, "c": "12"})
+        );
         assert!(from_str("a: !!int abc").is_err());
         assert!(from_str("a: !custom x").is_err());
     }
 
     #[test]
     fn non_string_keys_use_go_formatting() {
-        assert_eq!(one("1: a\ntrue: b\n~: c\n1.5: d"), json!({"1": "a", "true": "b", "<nil>": "c", "1.5": "d"}));
+        assert_eq!(
+            one("1: a\ntrue: b\n~: c\n1.5: d"),
+            json!({"1": "a", "true": "b", "<nil>": "c", "1.5": "d"})
+        );
         // YAML 1.1: `y` and `n` are booleans, so as keys they read as "true" and "false".
         assert_eq!(one("y: 1\nn: 2"), json!({"true": 1, "false": 2}));
     }
@@ -795,10 +828,17 @@ mod tests {
 
     #[test]
     fn multi_document_streams() {
-        let docs = from_str_multi("a: 1\n---\n# only a comment\n---\nb: 2\n...\n---\n- x\n").expect("valid");
+        let docs = from_str_multi("a: 1\n---\n# only a comment\n---\nb: 2\n...\n---\n- x\n")
+            .expect("valid");
         let values: Vec<_> = docs.iter().map(|d| d.value.clone()).collect();
-        assert_eq!(values, vec![json!({"a": 1}), Value::Null, json!({"b": 2}), json!(["x"])]);
-        assert_eq!(docs.iter().map(|d| d.index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            values,
+            vec![json!({"a": 1}), Value::Null, json!({"b": 2}), json!(["x"])]
+        );
+        assert_eq!(
+            docs.iter().map(|d| d.index).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
         assert_eq!(docs[0].line, 1);
         assert_eq!(docs[2].line, 5);
         assert!(from_str_multi("").expect("empty").is_empty());

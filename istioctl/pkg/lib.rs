@@ -1,2 +1,3 @@
 //! istioctl: the Istio configuration command line utility.
 #![forbid(unsafe_code)]
+pub mod validate;

@@ -59,7 +59,9 @@ impl KubeObject {
 
     /// The version of `apiVersion`.
     pub fn version(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or(self.api_version.as_str(), |(_, v)| v)
+        self.api_version
+            .rsplit_once('/')
+            .map_or(self.api_version.as_str(), |(_, v)| v)
     }
 
     /// Top-level members other than apiVersion, kind, metadata, spec and status.
@@ -139,7 +141,7 @@ impl fmt::Display for Position {
 pub struct DocumentError {
     pub position: Position,
     pub object: Option<ObjectRef>,
-    pub error: Error,
+    pub error: Box<Error>,
 }
 
 impl fmt::Display for DocumentError {
@@ -175,9 +177,12 @@ pub fn documents(text: &str) -> Vec<Result<RawDocument, DocumentError>> {
                     value: doc.value,
                 }),
                 Err(e) => Err(DocumentError {
-                    position: Position { index: 0, line: e.line },
+                    position: Position {
+                        index: 0,
+                        line: e.line,
+                    },
                     object: None,
-                    error: Error::Syntax(e.to_string()),
+                    error: Box::new(Error::Syntax(e.to_string())),
                 }),
             })
             .enumerate()
@@ -206,9 +211,16 @@ fn json_documents(text: &str) -> Vec<Result<RawDocument, DocumentError>> {
             })),
             Some(Err(e)) => {
                 out.push(Err(DocumentError {
-                    position: Position { index, line: e.line() },
+                    position: Position {
+                        index,
+                        line: e.line(),
+                    },
                     object: None,
-                    error: Error::Syntax(format!("json: line {} column {}: {e}", e.line(), e.column())),
+                    error: Box::new(Error::Syntax(format!(
+                        "json: line {} column {}: {e}",
+                        e.line(),
+                        e.column()
+                    ))),
                 }));
                 break;
             }
@@ -219,7 +231,10 @@ fn json_documents(text: &str) -> Vec<Result<RawDocument, DocumentError>> {
 }
 
 fn leading_newlines(s: &str) -> usize {
-    s.chars().take_while(|c| c.is_whitespace()).filter(|&c| c == '\n').count()
+    s.chars()
+        .take_while(|c| c.is_whitespace())
+        .filter(|&c| c == '\n')
+        .count()
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -244,7 +259,11 @@ fn string_field(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Strin
     }
 }
 
-fn string_map(obj: &Map<String, Value>, key: &str, path: &str) -> Result<BTreeMap<String, String>, Error> {
+fn string_map(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<BTreeMap<String, String>, Error> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Object(m)) => m
@@ -281,8 +300,12 @@ pub fn parse_object(value: Value) -> Result<KubeObject, Error> {
             labels: string_map(m, "labels", "metadata.labels")?,
             annotations: string_map(m, "annotations", "metadata.annotations")?,
             resource_version: string_field(m, "resourceVersion", "metadata.resourceVersion")?,
-            creation_timestamp: Some(string_field(m, "creationTimestamp", "metadata.creationTimestamp")?)
-                .filter(|s| !s.is_empty()),
+            creation_timestamp: Some(string_field(
+                m,
+                "creationTimestamp",
+                "metadata.creationTimestamp",
+            )?)
+            .filter(|s| !s.is_empty()),
         },
         Some(other) => {
             return Err(Error::Field {
@@ -327,7 +350,9 @@ pub fn convert_object(
     if obj.metadata.name.is_empty() {
         return Err(Error::Missing("metadata.name"));
     }
-    let spec = schema.decode_spec(obj.spec.clone(), "spec").map_err(Error::Spec)?;
+    let spec = schema
+        .decode_spec(obj.spec.clone(), "spec")
+        .map_err(Error::Spec)?;
     let namespace = if schema.cluster_scoped {
         String::new()
     } else if obj.metadata.namespace.is_empty() {
@@ -382,7 +407,9 @@ pub fn parse_inputs(text: &str, opts: &ParseOptions<'_>) -> Inputs {
     for doc in documents(text) {
         match doc {
             Err(e) => inputs.errors.push(e),
-            Ok(RawDocument { value: Value::Null, .. }) => {}
+            Ok(RawDocument {
+                value: Value::Null, ..
+            }) => {}
             Ok(RawDocument { position, value }) => read_value(value, position, opts, &mut inputs),
         }
     }
@@ -396,7 +423,7 @@ fn read_value(value: Value, position: Position, opts: &ParseOptions<'_>, inputs:
             inputs.errors.push(DocumentError {
                 position,
                 object: None,
-                error,
+                error: Box::new(error),
             });
             return;
         }
@@ -418,13 +445,17 @@ fn read_value(value: Value, position: Position, opts: &ParseOptions<'_>, inputs:
         Err(error) => inputs.errors.push(DocumentError {
             position,
             object: Some(obj.reference()),
-            error,
+            error: Box::new(error),
         }),
     }
 }
 
 /// Converts, checks and validates one object of a known kind, as the options ask.
-pub fn read_config(schema: &'static Schema, obj: &KubeObject, opts: &ParseOptions<'_>) -> Result<Config, Error> {
+pub fn read_config(
+    schema: &'static Schema,
+    obj: &KubeObject,
+    opts: &ParseOptions<'_>,
+) -> Result<Config, Error> {
     let cfg = convert_object(schema, obj, opts.domain, opts.default_namespace)?;
     if opts.check_top_level_fields {
         if let Some(f) = obj.unknown_top_level_fields().next() {
@@ -483,7 +514,10 @@ spec: {peers: [{mtls: {}}]}
         assert_eq!(vs.meta.kind, Kind::VirtualService);
         assert_eq!(vs.meta.key(), "bookinfo/reviews");
         assert_eq!(vs.meta.domain, "cluster.local");
-        assert_eq!(vs.meta.labels.get("app").map(String::as_str), Some("reviews"));
+        assert_eq!(
+            vs.meta.labels.get("app").map(String::as_str),
+            Some("reviews")
+        );
         let Spec::VirtualService(spec) = &vs.spec else {
             panic!("wrong spec {:?}", vs.spec)
         };
@@ -547,7 +581,7 @@ bogus: 1
         assert_eq!(kinds, vec![Kind::DestinationRule, Kind::ServiceRole]);
         assert_eq!(inputs.configs[0].meta.namespace, "default");
         let broken = parse_inputs("{\"kind\": ", &OPTS);
-        assert!(matches!(broken.errors[0].error, Error::Syntax(_)));
+        assert!(matches!(*broken.errors[0].error, Error::Syntax(_)));
     }
 
     #[test]
@@ -564,7 +598,7 @@ bogus: 1
     fn syntax_errors_are_reported_with_their_line() {
         let inputs = parse_inputs("kind: Gateway\n---\nkind: [\n", &OPTS);
         let last = inputs.errors.last().expect("syntax error");
-        assert!(matches!(last.error, Error::Syntax(_)));
+        assert!(matches!(*last.error, Error::Syntax(_)));
         assert!(last.position.line >= 3, "{last}");
     }
 }

@@ -42,7 +42,10 @@ pub enum Error {
 }
 
 fn secs(s: i64) -> Option<Duration> {
-    Some(Duration { seconds: s, nanos: 0 })
+    Some(Duration {
+        seconds: s,
+        nanos: 0,
+    })
 }
 
 /// Upstream's `DefaultProxyConfig`.
@@ -112,7 +115,11 @@ fn descriptor(name: &str) -> Result<MessageDescriptor, Error> {
 }
 
 /// Reads the YAML into a normalized JSON object whose keys are the fields' JSON names.
-fn normalized_object(text: &str, desc: &MessageDescriptor, path: &str) -> Result<Map<String, Value>, Error> {
+fn normalized_object(
+    text: &str,
+    desc: &MessageDescriptor,
+    path: &str,
+) -> Result<Map<String, Value>, Error> {
     let mut value = match yaml::from_str(text)? {
         Value::Null => Value::Object(Map::new()),
         v => v,
@@ -218,8 +225,14 @@ mod tests {
 
     #[test]
     fn empty_yaml_gives_the_defaults() {
-        assert_eq!(apply_mesh_config_defaults("").expect("valid"), default_mesh_config());
-        assert_eq!(apply_mesh_config_defaults("{}").expect("valid"), default_mesh_config());
+        assert_eq!(
+            apply_mesh_config_defaults("").expect("valid"),
+            default_mesh_config()
+        );
+        assert_eq!(
+            apply_mesh_config_defaults("{}").expect("valid"),
+            default_mesh_config()
+        );
     }
 
     #[test]
@@ -277,6 +290,9 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(n.networks.len(), 1);
-        assert_eq!(load_mesh_networks("").expect("empty"), empty_mesh_networks());
+        assert_eq!(
+            load_mesh_networks("").expect("empty"),
+            empty_mesh_networks()
+        );
     }
 }

@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::schema::{Kind, Schema};
 use istio_api::istio::{
     authentication::v1alpha1 as authn, mixer::adapter::model::v1beta1 as adapter_model,
-    mixer::v1::config::client as mixer_client, networking::v1alpha3 as networking, policy::v1beta1 as policy,
-    rbac::v1alpha1 as rbac, security::v1beta1 as security,
+    mixer::v1::config::client as mixer_client, networking::v1alpha3 as networking,
+    policy::v1beta1 as policy, rbac::v1alpha1 as rbac, security::v1beta1 as security,
 };
 
 /// Metadata of a config object: which kind it is and the Kubernetes object metadata Istio uses.
@@ -158,11 +158,23 @@ mod tests {
     #[test]
     fn message_names_match_the_generated_types() {
         let cases: Vec<(Spec, String)> = vec![
-            (networking::VirtualService::default().into(), networking::VirtualService::full_name()),
-            (mixer_client::HttpapiSpec::default().into(), mixer_client::HttpapiSpec::full_name()),
+            (
+                networking::VirtualService::default().into(),
+                networking::VirtualService::full_name(),
+            ),
+            (
+                mixer_client::HttpapiSpec::default().into(),
+                mixer_client::HttpapiSpec::full_name(),
+            ),
             (policy::Rule::default().into(), policy::Rule::full_name()),
-            (adapter_model::Info::default().into(), adapter_model::Info::full_name()),
-            (security::AuthorizationPolicy::default().into(), security::AuthorizationPolicy::full_name()),
+            (
+                adapter_model::Info::default().into(),
+                adapter_model::Info::full_name(),
+            ),
+            (
+                security::AuthorizationPolicy::default().into(),
+                security::AuthorizationPolicy::full_name(),
+            ),
         ];
         for (spec, name) in cases {
             assert_eq!(spec.message_name(), name);

@@ -55,7 +55,12 @@ impl std::error::Error for Error {}
 
 /// Normalizes `value` for the message `message_name` (see the module docs) and deserializes it.
 /// `path` names the value in errors (e.g. `spec`).
-pub fn decode<T>(message_name: &str, mut value: Value, unknown: UnknownFields, path: &str) -> Result<T, Error>
+pub fn decode<T>(
+    message_name: &str,
+    mut value: Value,
+    unknown: UnknownFields,
+    path: &str,
+) -> Result<T, Error>
 where
     T: DeserializeOwned,
 {
@@ -177,20 +182,29 @@ fn normalize_message(
         "google.protobuf.Struct" => {
             return match value {
                 Value::Object(_) => Ok(()),
-                other => Err(path.error(format!("expected an object (google.protobuf.Struct), found {}", describe(other)))),
+                other => Err(path.error(format!(
+                    "expected an object (google.protobuf.Struct), found {}",
+                    describe(other)
+                ))),
             };
         }
         "google.protobuf.ListValue" => {
             return match value {
                 Value::Array(_) => Ok(()),
-                other => Err(path.error(format!("expected a list (google.protobuf.ListValue), found {}", describe(other)))),
+                other => Err(path.error(format!(
+                    "expected a list (google.protobuf.ListValue), found {}",
+                    describe(other)
+                ))),
             };
         }
         "google.protobuf.Value" | "google.protobuf.Any" => return Ok(()),
         "google.protobuf.Timestamp" => {
             return match value {
                 Value::String(_) => Ok(()),
-                other => Err(path.error(format!("expected an RFC 3339 timestamp string, found {}", describe(other)))),
+                other => Err(path.error(format!(
+                    "expected an RFC 3339 timestamp string, found {}",
+                    describe(other)
+                ))),
             };
         }
         "google.protobuf.DoubleValue"
@@ -211,7 +225,11 @@ fn normalize_message(
         _ => {}
     }
     let Value::Object(members) = value else {
-        return Err(path.error(format!("expected an object ({}), found {}", desc.full_name(), describe(value))));
+        return Err(path.error(format!(
+            "expected an object ({}), found {}",
+            desc.full_name(),
+            describe(value)
+        )));
     };
     // jsonpb reads a field under its JSON name in preference to its proto name.
     let both: Vec<String> = members
@@ -237,7 +255,9 @@ fn normalize_message(
                     continue;
                 }
                 UnknownFields::Reject => {
-                    return Err(path.error(format!("unknown field {key:?} in {}", desc.full_name())));
+                    return Err(
+                        path.error(format!("unknown field {key:?} in {}", desc.full_name()))
+                    );
                 }
             }
         };
@@ -254,7 +274,9 @@ fn normalize_message(
             }
             oneofs_seen.push((oneof.name().to_string(), key.clone()));
         }
-        path.with(Segment::Key(key.clone()), |p| normalize_field(&field, member, unknown, p))?;
+        path.with(Segment::Key(key.clone()), |p| {
+            normalize_field(&field, member, unknown, p)
+        })?;
     }
     for k in drop {
         members.remove(&k);
@@ -263,13 +285,23 @@ fn normalize_message(
 }
 
 fn is_value_type(field: &FieldDescriptor) -> bool {
-    matches!(field.kind(), Kind::Message(m) if m.full_name() == "google.protobuf.Value") && !field.is_list() && !field.is_map()
+    matches!(field.kind(), Kind::Message(m) if m.full_name() == "google.protobuf.Value")
+        && !field.is_list()
+        && !field.is_map()
 }
 
-fn normalize_field(field: &FieldDescriptor, value: &mut Value, unknown: UnknownFields, path: &mut Path) -> Result<(), Error> {
+fn normalize_field(
+    field: &FieldDescriptor,
+    value: &mut Value,
+    unknown: UnknownFields,
+    path: &mut Path,
+) -> Result<(), Error> {
     if field.is_map() {
         let Value::Object(entries) = value else {
-            return Err(path.error(format!("expected an object (map), found {}", describe(value))));
+            return Err(path.error(format!(
+                "expected an object (map), found {}",
+                describe(value)
+            )));
         };
         let Kind::Message(entry) = field.kind() else {
             return Ok(());
@@ -306,7 +338,12 @@ fn normalize_field(field: &FieldDescriptor, value: &mut Value, unknown: UnknownF
     normalize_single(field, value, unknown, path)
 }
 
-fn normalize_single(field: &FieldDescriptor, value: &mut Value, unknown: UnknownFields, path: &mut Path) -> Result<(), Error> {
+fn normalize_single(
+    field: &FieldDescriptor,
+    value: &mut Value,
+    unknown: UnknownFields,
+    path: &mut Path,
+) -> Result<(), Error> {
     match field.kind() {
         Kind::Message(m) => normalize_message(&m, value, unknown, path),
         _ => normalize_scalar(field, value, path),
@@ -326,7 +363,11 @@ fn default_for(field: &FieldDescriptor) -> Value {
     }
 }
 
-fn normalize_scalar(field: &FieldDescriptor, value: &mut Value, path: &mut Path) -> Result<(), Error> {
+fn normalize_scalar(
+    field: &FieldDescriptor,
+    value: &mut Value,
+    path: &mut Path,
+) -> Result<(), Error> {
     match field.kind() {
         Kind::Bool => match value {
             Value::Bool(_) => Ok(()),
@@ -338,7 +379,10 @@ fn normalize_scalar(field: &FieldDescriptor, value: &mut Value, path: &mut Path)
         },
         Kind::Bytes => match value {
             Value::String(_) => Ok(()),
-            other => Err(path.error(format!("expected a base64 string, found {}", describe(other)))),
+            other => Err(path.error(format!(
+                "expected a base64 string, found {}",
+                describe(other)
+            ))),
         },
         Kind::Enum(e) => match value {
             Value::String(s) => {
@@ -358,10 +402,16 @@ fn normalize_scalar(field: &FieldDescriptor, value: &mut Value, path: &mut Path)
                         *value = Value::String(v.name().to_string());
                         Ok(())
                     }
-                    None => Err(path.error(format!("unknown value {n} for enum {}", e.full_name()))),
+                    None => {
+                        Err(path.error(format!("unknown value {n} for enum {}", e.full_name())))
+                    }
                 }
             }
-            other => Err(path.error(format!("expected a value of enum {}, found {}", e.full_name(), describe(other)))),
+            other => Err(path.error(format!(
+                "expected a value of enum {}, found {}",
+                e.full_name(),
+                describe(other)
+            ))),
         },
         Kind::Double | Kind::Float => match value {
             Value::Number(_) => Ok(()),
@@ -377,13 +427,20 @@ fn normalize_scalar(field: &FieldDescriptor, value: &mut Value, path: &mut Path)
         },
         kind => {
             let (min, max, name): (i128, i128, &str) = match kind {
-                Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => (i32::MIN.into(), i32::MAX.into(), "a 32-bit integer"),
+                Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+                    (i32::MIN.into(), i32::MAX.into(), "a 32-bit integer")
+                }
                 Kind::Uint32 | Kind::Fixed32 => (0, u32::MAX.into(), "an unsigned 32-bit integer"),
-                Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => (i64::MIN.into(), i64::MAX.into(), "a 64-bit integer"),
+                Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+                    (i64::MIN.into(), i64::MAX.into(), "a 64-bit integer")
+                }
                 _ => (0, u64::MAX.into(), "an unsigned 64-bit integer"),
             };
             let parsed: Option<i128> = match value {
-                Value::Number(n) => n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from)),
+                Value::Number(n) => n
+                    .as_i64()
+                    .map(i128::from)
+                    .or_else(|| n.as_u64().map(i128::from)),
                 Value::String(s) if is_json_integer(s) => s.parse::<i128>().ok(),
                 _ => None,
             };
@@ -396,7 +453,10 @@ fn normalize_scalar(field: &FieldDescriptor, value: &mut Value, path: &mut Path)
                     };
                     Ok(())
                 }
-                Some(_) => Err(path.error(format!("expected {name}, found {} (out of range)", describe(value)))),
+                Some(_) => Err(path.error(format!(
+                    "expected {name}, found {} (out of range)",
+                    describe(value)
+                ))),
                 None => Err(path.error(format!("expected {name}, found {}", describe(value)))),
             }
         }
@@ -432,7 +492,10 @@ fn is_json_number(s: &str) -> bool {
 
 fn normalize_duration(value: &mut Value, path: &mut Path) -> Result<(), Error> {
     let Value::String(s) = value else {
-        return Err(path.error(format!("expected a duration string such as \"1.5s\" or \"10ms\", found {}", describe(value))));
+        return Err(path.error(format!(
+            "expected a duration string such as \"1.5s\" or \"10ms\", found {}",
+            describe(value)
+        )));
     };
     let nanos = parse_go_duration(s).map_err(|e| path.error(format!("bad Duration: {e}")))?;
     *value = Value::String(format_duration(nanos));
@@ -482,7 +545,11 @@ pub fn parse_go_duration(input: &str) -> Result<i64, String> {
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
             "" => return Err(format!("time: missing unit in duration {input:?}")),
-            other => return Err(format!("time: unknown unit {other:?} in duration {input:?}")),
+            other => {
+                return Err(format!(
+                    "time: unknown unit {other:?} in duration {input:?}"
+                ))
+            }
         };
         let whole: u128 = if int_part.is_empty() {
             0
@@ -530,7 +597,12 @@ mod tests {
     use serde_json::json;
 
     fn vs(v: Value) -> Result<VirtualService, Error> {
-        decode("istio.networking.v1alpha3.VirtualService", v, UnknownFields::Ignore, "spec")
+        decode(
+            "istio.networking.v1alpha3.VirtualService",
+            v,
+            UnknownFields::Ignore,
+            "spec",
+        )
     }
 
     #[test]
@@ -563,7 +635,11 @@ mod tests {
             .expect("decodes");
         let t = v.http[0].timeout.as_ref().expect("timeout");
         assert_eq!((t.seconds, t.nanos), (0, 10_000_000));
-        let p = v.http[0].retries.as_ref().and_then(|r| r.per_try_timeout.as_ref()).expect("per try");
+        let p = v.http[0]
+            .retries
+            .as_ref()
+            .and_then(|r| r.per_try_timeout.as_ref())
+            .expect("per try");
         assert_eq!(p.seconds, 60);
     }
 
@@ -578,7 +654,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_follow_the_policy() {
-        let ok = vs(json!({"hosts": ["a"], "bogus": 1, "http": [{"alsoBogus": true}]})).expect("ignored");
+        let ok = vs(json!({"hosts": ["a"], "bogus": 1, "http": [{"alsoBogus": true}]}))
+            .expect("ignored");
         assert_eq!(ok.hosts, vec!["a"]);
         let err = decode::<Rule>(
             "istio.policy.v1beta1.Rule",
@@ -588,23 +665,30 @@ mod tests {
         )
         .expect_err("strict");
         assert_eq!(err.path, "spec.actions[0]");
-        assert_eq!(err.message, "unknown field \"badField\" in istio.policy.v1beta1.Action");
+        assert_eq!(
+            err.message,
+            "unknown field \"badField\" in istio.policy.v1beta1.Action"
+        );
     }
 
     #[test]
     fn wrong_types_name_the_field() {
         let err = vs(json!({"hosts": "a"})).expect_err("hosts must be a list");
         assert_eq!(err.to_string(), "spec.hosts: expected a list, found \"a\"");
-        let err = vs(json!({"hosts": ["a"], "http": [{"retries": {"attempts": 1.5}}]})).expect_err("fraction");
+        let err = vs(json!({"hosts": ["a"], "http": [{"retries": {"attempts": 1.5}}]}))
+            .expect_err("fraction");
         assert_eq!(err.path, "spec.http[0].retries.attempts");
         assert!(err.message.contains("32-bit integer"), "{err}");
-        let err = vs(json!({"hosts": ["a"], "http": [{"retries": {"attempts": 4_294_967_296u64}}]})).expect_err("range");
+        let err =
+            vs(json!({"hosts": ["a"], "http": [{"retries": {"attempts": 4_294_967_296u64}}]}))
+                .expect_err("range");
         assert!(err.message.contains("out of range"), "{err}");
         let err = vs(json!({"hosts": [1]})).expect_err("string list");
         assert_eq!(err.path, "spec.hosts[0]");
         let err = vs(json!({"hosts": ["a"], "http": [{"timeout": 5}]})).expect_err("duration");
         assert!(err.message.contains("duration"), "{err}");
-        let err = vs(json!({"hosts": ["a"], "http": [{"timeout": "5 seconds"}]})).expect_err("duration");
+        let err =
+            vs(json!({"hosts": ["a"], "http": [{"timeout": "5 seconds"}]})).expect_err("duration");
         assert!(err.message.starts_with("bad Duration"), "{err}");
     }
 
@@ -618,7 +702,12 @@ mod tests {
         )
         .expect("decodes");
         let tp = dr.traffic_policy.expect("policy");
-        assert_eq!(tp.connection_pool.and_then(|c| c.tcp).map(|t| t.max_connections), Some(7));
+        assert_eq!(
+            tp.connection_pool
+                .and_then(|c| c.tcp)
+                .map(|t| t.max_connections),
+            Some(7)
+        );
         let err = decode::<DestinationRule>(
             "istio.networking.v1alpha3.DestinationRule",
             json!({"host": "h", "trafficPolicy": {"loadBalancer": {"simple": "FASTEST"}}}),
@@ -634,7 +723,8 @@ mod tests {
 
     #[test]
     fn json_name_wins_over_proto_name() {
-        let v = vs(json!({"hosts": ["a"], "export_to": ["x"], "exportTo": ["y"]})).expect("decodes");
+        let v =
+            vs(json!({"hosts": ["a"], "export_to": ["x"], "exportTo": ["y"]})).expect("decodes");
         assert_eq!(v.export_to, vec!["y"]);
     }
 
