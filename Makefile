@@ -7,7 +7,7 @@ HUB ?= docker.io/istio
 TAG ?= 1.4.10
 export ISTIO_CONFORMANCE_DIR ?= $(abspath ../shared/conformance/istio-1.4.10)
 
-.PHONY: help setup build test lint fmt conformance run bench e2e docker push clean
+.PHONY: help setup build test lint fmt conformance run bench fuzz e2e docker push clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9.]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ run: build ## The main job: build everything, then validate the bundled samples
 
 bench: setup ## Benchmarks (criterion); results under target/criterion
 	$(CARGO) bench --workspace --locked
+
+FUZZ_SECONDS ?= 60
+fuzz: ## Coverage-guided fuzzing of the config input path for FUZZ_SECONDS (needs cargo-fuzz)
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run yaml_to_config corpus/yaml_to_config ../samples/bookinfo -- -max_total_time=$(FUZZ_SECONDS)
 
 e2e: ## Tests against a real kube-apiserver (issue 3: not available yet)
 	@echo "make e2e: the real API server test environment has not landed yet" >&2; exit 1
