@@ -83,18 +83,25 @@ pub const DEFAULT_ROTATE_MAX_SIZE: i64 = 100 * 1024 * 1024;
 /// Default of `--log_rotate_max_backups`.
 pub const DEFAULT_ROTATE_MAX_BACKUPS: i64 = 1000;
 
-/// The logging flags shared by every Istio binary, with upstream's names and defaults.
-///
-/// Flatten it into the root command (`#[command(flatten)] log: log::Args`); the flags are
-/// global, so they are accepted after subcommands too. Bool and int values follow Go's flag
-/// syntax (`--log_as_json=false`, `--log_rotate_max_size=0x10`), and repeating a flag keeps the
-/// last value, as with pflag. [`Args::default`] equals parsing no flags.
+// The struct's documentation exists only for rustdoc: clap would otherwise use it as the
+// `about` of whatever command flattens this struct.
+#[cfg_attr(
+    doc,
+    doc = "The logging flags shared by every Istio binary, with upstream's names and defaults.
+
+Flatten it into the root command (`#[command(flatten)] log: log::Args`); the flags are
+global, so they are accepted after subcommands too. Bool and int values follow Go's flag
+syntax (`--log_as_json=false`, `--log_rotate_max_size=0x10`), and repeating a flag keeps the
+last value, as with pflag. [`Args::default`] equals parsing no flags."
+)]
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
 pub struct Args {
-    /// Comma-separated minimum logging level per scope, as <scope>:<level>,<scope>:<level>,...
-    /// A level without a scope applies to the default scope; the scope 'all' sets every scope.
-    /// Levels: debug, info, warn, error, fatal, none.
+    /// `--log_output_level`: minimum level per scope, as `<scope>:<level>,<scope>:<level>,…`.
     #[arg(
+        help = "Comma-separated minimum logging level per scope, as \
+                <scope>:<level>,<scope>:<level>,... A level without a scope applies to the \
+                default scope; the scope 'all' sets every scope. \
+                Levels: debug, info, warn, error, fatal, none.",
         id = "log_output_level",
         long = "log_output_level",
         value_name = "LEVELS",
@@ -241,7 +248,10 @@ impl Args {
             if present {
                 let list = list.clone();
                 cmd = cmd.mut_arg(id, move |a| {
-                    let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    let mut help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    if !help.is_empty() && !help.ends_with('.') {
+                        help.push('.');
+                    }
                     a.help(format!("{help} {list}"))
                 });
             }

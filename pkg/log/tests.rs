@@ -163,15 +163,25 @@ fn help_lists_flags_and_scopes() {
         "--log_rotate_max_size",
         "--log_rotate_max_backups",
         "[default: default:info]",
+        "as <scope>:<level>,<scope>:<level>,... A level",
         "[default: 104857600]",
     ] {
         assert!(help.contains(flag), "missing {flag:?} in\n{help}");
     }
     assert_eq!(
-        help.matches("Scopes: ads, all, default, model.").count(),
+        help.matches("none. Scopes: ads, all, default, model.")
+            .count()
+            + help
+                .matches("--log_output_level. Scopes: ads, all, default, model.")
+                .count()
+            + help
+                .matches("for every scope). Scopes: ads, all, default, model.")
+                .count(),
         3,
         "{help}"
     );
+    // The flattened struct lends no description to the command.
+    assert_eq!(Cli::command().get_about(), None);
     // Commands without the flags are left alone.
     let bare = clap::Command::new("bare");
     assert_eq!(

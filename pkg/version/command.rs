@@ -34,7 +34,11 @@ use crate::log::gostr::parse_go_bool;
 /// One-line description for the `version` subcommand.
 pub const ABOUT: &str = "Print build version information";
 
-/// Flags of the `version` subcommand.
+// Documented for rustdoc only, so clap doesn't take it as the subcommand's `about`.
+#[cfg_attr(
+    doc,
+    doc = "Flags of the `version` subcommand (use [`ABOUT`] as its description)."
+)]
 #[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Args {
     /// Print only the version number (--short=false prints the full build information).
@@ -64,9 +68,12 @@ pub struct Args {
     pub output: String,
 }
 
-/// Flags of a `version` subcommand that can also query the mesh (istioctl). istioctl turns
-/// `--short` and `--remote` on by default; do that with
-/// `cmd.mut_arg("short", |a| a.default_value("true"))` and likewise for `remote`.
+#[cfg_attr(
+    doc,
+    doc = "Flags of a `version` subcommand that can also query the mesh (istioctl). istioctl turns
+`--short` and `--remote` on by default; do that with
+`cmd.mut_arg(\"short\", |a| a.default_value(\"true\"))` and likewise for `remote`."
+)]
 #[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq)]
 pub struct RemoteArgs {
     /// The common flags.

@@ -244,6 +244,23 @@ fn client_only_outputs() {
 }
 
 #[test]
+fn subcommand_description_comes_from_the_binary() {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let version = cmd.find_subcommand("version").unwrap();
+    assert_eq!(
+        version.get_about().map(|a| a.to_string()).as_deref(),
+        Some(ABOUT)
+    );
+    #[derive(Parser)]
+    struct Bare {
+        #[command(flatten)]
+        remote: RemoteArgs,
+    }
+    assert_eq!(Bare::command().get_about(), None);
+}
+
+#[test]
 fn client_only_errors() {
     let (out, err) = plain("version --output xuxa");
     assert_eq!(out, "");
