@@ -1,0 +1,1 @@
+//! Table tests (ported from upstream's validation_test.go).
