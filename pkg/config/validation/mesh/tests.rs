@@ -156,7 +156,6 @@ fn valid_proxy_config() -> ProxyConfig {
 fn tracing(tracer: Tracer) -> Option<Tracing> {
     Some(Tracing {
         tracer: Some(tracer),
-        ..Default::default()
     })
 }
 
