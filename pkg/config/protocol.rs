@@ -145,6 +145,8 @@ mod tests {
             ("grpc", Instance::Grpc),
             ("grpc-web", Instance::GrpcWeb),
             ("gRPC-Web", Instance::GrpcWeb),
+            ("grpc-Web", Instance::GrpcWeb),
+            ("Mysql", Instance::MySql),
             ("udp", Instance::Udp),
             ("Mongo", Instance::Mongo),
             ("mongo", Instance::Mongo),

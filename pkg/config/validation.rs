@@ -8,11 +8,22 @@
 //!
 //! Differences from upstream that cannot be avoided, or follow from typed Rust messages:
 //! * Go iterates maps in random order; messages produced while walking a map (labels, headers,
-//!   endpoint ports, ...) are emitted here in ascending key order, so output is deterministic.
-//! * States a prost message cannot hold (a nil element inside a list or map, a nil oneof
-//!   payload) are not checked, since they cannot occur.
+//!   endpoint ports, locality weights, ...) are emitted here in ascending key order, so output
+//!   is deterministic.
+//! * States a prost message cannot hold (a nil element inside a list or map, such as a `null`
+//!   header match or Mixer attribute, or a nil oneof payload) are not checked, since they
+//!   cannot occur.
 //! * The Envoy filter patch value is not decoded against the Envoy v2 API (the workspace has no
 //!   Envoy protos); see [`validate_envoy_filter`].
+//! * Regular expressions are checked with Rust's `regex` after a pass that applies Go's
+//!   repetition and brace rules; error texts use Go's codes, and the quoted fragment may differ
+//!   from Go's for unusual patterns.
+//! * Go behaviours are those of Go 1.13, which built Istio 1.4: `net.ParseIP` accepts leading
+//!   zeros in IPv4 addresses, and `url.Parse` errors read `parse <url>: <reason>` (unquoted).
+//!
+//! Upstream's checks in this package do not depend on environment variables or feature flags in
+//! 1.4.10. Its constants `DefaultAuthenticationPolicyName`, `DefaultRbacConfigName` (both
+//! `"default"`) and `IstioMeshGateway` (`"mesh"`) are defined privately where they are used.
 
 mod common;
 mod error;

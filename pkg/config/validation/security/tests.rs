@@ -823,3 +823,76 @@ fn rbac_config() {
         Ok(())
     );
 }
+
+#[test]
+fn jwks_uri_table() {
+    let info = |host: &str, scheme: &str, port: i64, use_ssl: bool| JwksInfo {
+        hostname: host.into(),
+        scheme: scheme.into(),
+        port,
+        use_ssl,
+    };
+    let cases = [
+        ("foo.bar.com", None),
+        ("tcp://foo.bar.com:abc", None),
+        ("http://foo.bar.com:abc", None),
+        (
+            "http://foo.bar.com",
+            Some(info("foo.bar.com", "http", 80, false)),
+        ),
+        (
+            "https://foo.bar.com",
+            Some(info("foo.bar.com", "https", 443, true)),
+        ),
+        (
+            "http://foo.bar.com:1234",
+            Some(info("foo.bar.com", "http", 1234, false)),
+        ),
+        (
+            "https://foo.bar.com:1234/secure/key",
+            Some(info("foo.bar.com", "https", 1234, true)),
+        ),
+        (
+            "HTTPS://[::1]:8443/keys",
+            Some(info("::1", "https", 8443, true)),
+        ),
+    ];
+    for (uri, want) in cases {
+        assert_eq!(parse_jwks_uri(uri).ok(), want, "{uri}");
+    }
+}
+
+#[test]
+fn condition_table() {
+    let cases: [(&str, &[&str], bool); 22] = [
+        ("request.headers[:authority]", &["productpage"], true),
+        ("request.headers[]", &["productpage"], false),
+        ("source.ip", &["1.2.3.4", "5.6.7.0/24"], true),
+        ("source.ip", &["a.b.c.d"], false),
+        ("source.namespace", &[], true),
+        ("source.user", &[], true),
+        ("source.principal", &[], true),
+        ("request.auth.principal", &[], true),
+        ("request.auth.audiences", &[], true),
+        ("request.auth.presenter", &[], true),
+        ("request.auth.claims[id]", &["123"], true),
+        ("request.auth.claims[]", &[], false),
+        ("destination.ip", &["1.2.3.4", "5.6.7.0/24"], true),
+        ("destination.ip", &["a.b.c.d"], false),
+        ("destination.port", &["80", "90"], true),
+        ("destination.port", &["80", "x"], false),
+        ("destination.labels[app]", &[], false),
+        ("destination.name", &[], false),
+        ("destination.namespace", &[], false),
+        ("destination.use", &[], false),
+        ("connection.sni", &[], true),
+        ("experimental.envoy.filters.a.b[c]", &[], true),
+    ];
+    for (key, values, valid) in cases {
+        assert_eq!(
+            validate_attribute(key, &strings(values)).is_ok(),
+            valid,
+            "{key}"
+        );
+    }
+}
