@@ -62,3 +62,41 @@ pub use security::{
 
 /// The outcome of a validation: `Ok(())` or the error upstream would report.
 pub type Result = std::result::Result<(), Error>;
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// String checks never panic, whatever the input.
+        #[test]
+        fn string_checks_do_not_panic(s in "\\PC{0,40}") {
+            let _ = validate_fqdn(&s);
+            let _ = validate_wildcard_domain(&s);
+            let _ = validate_proxy_address(&s);
+            let _ = validate_ipv4_subnet(&s);
+            let _ = validate_unix_address(&s);
+            let _ = parse_jwks_uri(&s);
+            let _ = validate_attribute(&s, std::slice::from_ref(&s));
+            let _ = go_regex::compile(&s);
+            let _ = validate_localities(std::slice::from_ref(&s));
+        }
+
+        /// Regex-like inputs never panic the Go-compatible regex check.
+        #[test]
+        fn regex_check_does_not_panic(s in "[a-z()\\[\\]{}*+?|\\\\,0-9:^$.é]{0,24}") {
+            let _ = go_regex::compile(&s);
+        }
+
+        /// Host matching is symmetric, and a subset always matches.
+        #[test]
+        fn host_matching(a in "\\*?[a-c.]{0,6}", b in "\\*?[a-c.]{0,6}") {
+            use crate::config::host;
+            prop_assert_eq!(host::matches(&a, &b), host::matches(&b, &a));
+            if host::subset_of(&a, &b) {
+                prop_assert!(host::matches(&a, &b));
+            }
+        }
+    }
+}

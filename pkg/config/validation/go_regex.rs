@@ -169,9 +169,9 @@ fn class_len(s: &str) -> usize {
 
 /// The repetition operator at the start of `s` (`*`, `+`, `?` or `{...}`), with a trailing `?`.
 fn repeat_operator(s: &str) -> &str {
-    let len = match s.as_bytes().first() {
-        Some(b'{') => parse_repeat(s).map_or(1, |(_, _, len)| len),
-        Some(_) => 1,
+    let len = match s.chars().next() {
+        Some('{') => parse_repeat(s).map_or(1, |(_, _, len)| len),
+        Some(c) => c.len_utf8(),
         None => 0,
     };
     let len = if s[len..].starts_with('?') {
