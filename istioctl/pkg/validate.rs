@@ -228,7 +228,7 @@ impl Validator {
         };
         match kube::read_config(s, obj, &opts) {
             Ok(_) => Vec::new(),
-            Err(KubeError::Invalid(v)) => v.messages(),
+            Err(KubeError::Invalid(v)) => v.messages().to_vec(),
             Err(e) => vec![e.to_string()],
         }
     }

@@ -16,14 +16,87 @@ const OPTS: ParseOptions<'static> = ParseOptions {
 
 /// Field names that occur in Istio specs, so generated objects reach deep into the decoders.
 const KEYS: &[&str] = &[
-    "hosts", "gateways", "http", "tcp", "tls", "route", "destination", "host", "subset", "port", "number", "name",
-    "protocol", "weight", "match", "uri", "prefix", "exact", "regex", "headers", "timeout", "retries", "attempts",
-    "perTryTimeout", "fault", "delay", "abort", "percentage", "value", "httpStatus", "fixedDelay", "subsets", "labels",
-    "trafficPolicy", "loadBalancer", "simple", "connectionPool", "tcp_keepalive", "outlierDetection", "servers",
-    "selector", "mode", "resolution", "location", "endpoints", "address", "ports", "exportTo", "egress", "ingress",
-    "rules", "from", "to", "when", "source", "operation", "principals", "methods", "paths", "key", "values", "peers",
-    "origins", "jwt", "issuer", "targets", "mtls", "services", "roleRef", "subjects", "user", "match_labels",
-    "configPatches", "applyTo", "patch", "params", "compiledAdapter", "actions", "handler", "instances", "attributes",
+    "hosts",
+    "gateways",
+    "http",
+    "tcp",
+    "tls",
+    "route",
+    "destination",
+    "host",
+    "subset",
+    "port",
+    "number",
+    "name",
+    "protocol",
+    "weight",
+    "match",
+    "uri",
+    "prefix",
+    "exact",
+    "regex",
+    "headers",
+    "timeout",
+    "retries",
+    "attempts",
+    "perTryTimeout",
+    "fault",
+    "delay",
+    "abort",
+    "percentage",
+    "value",
+    "httpStatus",
+    "fixedDelay",
+    "subsets",
+    "labels",
+    "trafficPolicy",
+    "loadBalancer",
+    "simple",
+    "connectionPool",
+    "tcp_keepalive",
+    "outlierDetection",
+    "servers",
+    "selector",
+    "mode",
+    "resolution",
+    "location",
+    "endpoints",
+    "address",
+    "ports",
+    "exportTo",
+    "egress",
+    "ingress",
+    "rules",
+    "from",
+    "to",
+    "when",
+    "source",
+    "operation",
+    "principals",
+    "methods",
+    "paths",
+    "key",
+    "values",
+    "peers",
+    "origins",
+    "jwt",
+    "issuer",
+    "targets",
+    "mtls",
+    "services",
+    "roleRef",
+    "subjects",
+    "user",
+    "match_labels",
+    "configPatches",
+    "applyTo",
+    "patch",
+    "params",
+    "compiledAdapter",
+    "actions",
+    "handler",
+    "instances",
+    "attributes",
 ];
 
 const KINDS: &[(&str, &str)] = &[
@@ -53,8 +126,27 @@ fn scalar() -> impl Strategy<Value = Value> {
         any::<u32>().prop_map(Value::from),
         (-1e6f64..1e6).prop_map(|f| json!(f)),
         prop::sample::select(vec![
-            "10s", "1.5s", "100ms", "bad", "", "*", "*.example.com", "reviews", "HTTP", "ISTIO_MUTUAL", "DNS",
-            "MESH_INTERNAL", "GET", "/api", "1.2.3.4", "10.0.0.0/8", "v1", "ON", "REGISTRY_ONLY", "-1", "65536",
+            "10s",
+            "1.5s",
+            "100ms",
+            "bad",
+            "",
+            "*",
+            "*.example.com",
+            "reviews",
+            "HTTP",
+            "ISTIO_MUTUAL",
+            "DNS",
+            "MESH_INTERNAL",
+            "GET",
+            "/api",
+            "1.2.3.4",
+            "10.0.0.0/8",
+            "v1",
+            "ON",
+            "REGISTRY_ONLY",
+            "-1",
+            "65536",
         ])
         .prop_map(|s| Value::String(s.to_string())),
         "[a-zA-Z0-9.*/_-]{0,12}".prop_map(Value::String),
@@ -65,32 +157,48 @@ fn value() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(5, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..5)
-                .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Map<_, _>>())),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..5).prop_map(|kv| {
+                Value::Object(
+                    kv.into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect::<Map<_, _>>(),
+                )
+            }),
         ]
     })
 }
 
 fn document() -> impl Strategy<Value = Value> {
-    (prop::sample::select(KINDS), value(), "[a-z]{0,6}", prop::option::of("[a-z]{1,6}")).prop_map(
-        |((api, kind), spec, name, ns)| {
+    (
+        prop::sample::select(KINDS),
+        value(),
+        "[a-z]{0,6}",
+        prop::option::of("[a-z]{1,6}"),
+    )
+        .prop_map(|((api, kind), spec, name, ns)| {
             let mut meta = Map::new();
             meta.insert("name".into(), Value::String(name));
             if let Some(ns) = ns {
                 meta.insert("namespace".into(), Value::String(ns));
             }
             json!({"apiVersion": api, "kind": kind, "metadata": meta, "spec": spec})
-        },
-    )
+        })
 }
 
 fn check_round_trips(inputs: &kube::Inputs) {
     for cfg in &inputs.configs {
         let bytes = cfg.spec.encode_to_vec();
-        let back = cfg.spec.decode_same(&bytes).expect("our own encoding decodes");
+        let back = cfg
+            .spec
+            .decode_same(&bytes)
+            .expect("our own encoding decodes");
         assert_eq!(back, cfg.spec);
         let json = back.to_json();
-        let again = cfg.meta.schema().decode_spec(json.clone(), "spec").expect("our own JSON decodes");
+        let again = cfg
+            .meta
+            .schema()
+            .decode_spec(json.clone(), "spec")
+            .expect("our own JSON decodes");
         assert_eq!(again, cfg.spec);
         assert_eq!(again.to_json(), json);
     }
