@@ -266,6 +266,7 @@ select_etcd() {
   fi
   mkdir -p "$KTE_ETCD_DIR"
   build_etcd
+  built=1
   etcd_bin="$KTE_ETCD_DIR/etcd"
 }
 
@@ -280,6 +281,7 @@ if ! flock -n 9; then
 fi
 
 total_start=$SECONDS
+built=0 # set when this run built something
 if [ -n "${KUBE_TEST_ENV_APISERVER_BIN:-}" ]; then
   apiserver_ok "$KUBE_TEST_ENV_APISERVER_BIN" ||
     die "KUBE_TEST_ENV_APISERVER_BIN=$KUBE_TEST_ENV_APISERVER_BIN does not report Kubernetes $KTE_KUBE_VERSION"
@@ -289,6 +291,7 @@ else
   if ! apiserver_ok "$apiserver_bin"; then
     [ -e "$apiserver_bin" ] && log "cached $apiserver_bin does not run or has the wrong version; rebuilding"
     build_apiserver
+    built=1
   fi
 fi
 
@@ -305,10 +308,11 @@ KUBE_TEST_ENV_ETCD_VERSION=$etcd_ver
 EOF
 mv -f "$KTE_INSTALL_ENV.tmp" "$KTE_INSTALL_ENV"
 
-log "kube-apiserver $KTE_KUBE_VERSION: $apiserver_bin"
-log "etcd $etcd_ver: $etcd_bin"
-if [ -f "$KTE_KUBE_DIR/build-info.txt" ]; then
-  log "kube-apiserver build: $(tr '\n' ';' <"$KTE_KUBE_DIR/build-info.txt")"
+if (( built )); then
+  log "kube-apiserver $KTE_KUBE_VERSION: $apiserver_bin"
+  log "etcd $etcd_ver: $etcd_bin"
+  log "install.sh finished in $(( SECONDS - total_start ))s"
+else
+  log "cached: kube-apiserver $KTE_KUBE_VERSION ($apiserver_bin), etcd $etcd_ver ($etcd_bin)"
 fi
-log "install.sh finished in $(( SECONDS - total_start ))s"
 cat "$KTE_INSTALL_ENV"
