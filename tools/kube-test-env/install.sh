@@ -109,9 +109,13 @@ go_build_in_wrapper() {
 
 # Environment for every go command below: module mode, no workspace, no cgo
 # (static binaries), and no GOFLAGS from the caller that could change the
-# build (-mod=vendor, ...).
+# build (-mod=vendor, ...). Unless the caller chose a GOTOOLCHAIN, use
+# "auto": an installed Go that is new enough is used as is, an older one
+# fetches the Go release that go.mod asks for from the Go module proxy
+# (module golang.org/toolchain) instead of failing.
 go_env() {
   export GO111MODULE=on GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false
+  export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 }
 
 # --- kube-apiserver ---------------------------------------------------------
