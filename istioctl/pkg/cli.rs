@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use istio_pkg::{log, version};
 
 use crate::validate::{Failure, Validator};
 
@@ -34,6 +36,8 @@ pub struct Cli {
     /// Config namespace
     #[arg(short = 'n', long = "namespace", global = true, default_value = "")]
     pub namespace: String,
+    #[command(flatten)]
+    pub log: log::Args,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,6 +53,57 @@ pub enum Command {
         kubectl get deployments -o yaml | istioctl validate -f -"
     )]
     Validate(ValidateArgs),
+    #[command(about = version::ABOUT)]
+    Version(version::RemoteArgs),
+}
+
+/// Log scopes istioctl's libraries write to.
+pub const SCOPES: &[log::Scope] = &[
+    log::Scope::new("validation", "CRD validation debugging"),
+    log::Scope::new("processing", "Scope for galley processing runtime"),
+    log::Scope::new("source", "Scope for galley config sources"),
+    log::Scope::new("analysis", "Scope for configuration analysis runtime"),
+];
+
+/// istioctl quiets its libraries' chatty scopes unless asked otherwise.
+const DEFAULT_LOG_LEVELS: &str =
+    "default:info,validation:error,processing:error,source:error,analysis:warn";
+
+/// Log flags upstream hides from istioctl's help.
+const HIDDEN_LOG_FLAGS: [&str; 8] = [
+    "log_as_json",
+    "log_rotate",
+    "log_rotate_max_age",
+    "log_rotate_max_backups",
+    "log_rotate_max_size",
+    "log_stacktrace_level",
+    "log_target",
+    "log_caller",
+];
+
+/// The command tree with istioctl's defaults applied (hidden log flags, `version` reporting
+/// short and remote by default).
+pub fn command() -> clap::Command {
+    let mut cmd =
+        Cli::command().mut_arg("log_output_level", |a| a.default_value(DEFAULT_LOG_LEVELS));
+    for flag in HIDDEN_LOG_FLAGS {
+        cmd = cmd.mut_arg(flag, |a| a.hide(true));
+    }
+    cmd = log::Args::describe_scopes(cmd, SCOPES);
+    cmd.mut_subcommand("version", |v| {
+        v.mut_arg("short", |a| a.default_value("true"))
+            .mut_arg("remote", |a| a.default_value("true"))
+    })
+}
+
+/// Parses a command line with istioctl's defaults.
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
 }
 
 /// Flags of `istioctl validate`.
@@ -86,9 +141,29 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(EXIT_UNKNOWN_ERROR)
 }
 
+/// Why the control plane's version cannot be reported yet.
+const NO_REMOTE: &str =
+    "cannot query the control plane version: this istioctl has no Kubernetes client yet; \
+    use --remote=false for the client version only";
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Err(e) = log::configure(&cli.log, SCOPES) {
+        return fail(&e.to_string());
+    }
     match cli.command {
+        Command::Version(args) => {
+            let mut out = std::io::stdout().lock();
+            match version::run_with_remote(
+                &args,
+                || Err::<version::MeshInfo, _>(NO_REMOTE),
+                || Err::<Vec<version::ProxyInfo>, _>(NO_REMOTE),
+                &mut out,
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string()),
+            }
+        }
         Command::Validate(args) => {
             let validator = Validator {
                 istio_namespace: cli.istio_namespace,
@@ -124,7 +199,7 @@ mod tests {
 
     #[test]
     fn flags_parse_like_cobra() {
-        let cli = Cli::try_parse_from([
+        let cli = parse([
             "istioctl",
             "validate",
             "-f",
@@ -133,21 +208,58 @@ mod tests {
             "-x=false",
         ])
         .expect("parses");
-        let Command::Validate(args) = cli.command;
+        let Command::Validate(args) = cli.command else {
+            panic!("not validate")
+        };
         assert_eq!(args.filename, vec!["a.yaml", "b.yaml", "c.yaml"]);
         assert!(!args.referential);
-        let cli = Cli::try_parse_from(["istioctl", "-i", "mesh", "validate", "-x", "-n", "ns1"])
-            .expect("parses");
+        let cli = parse(["istioctl", "-i", "mesh", "validate", "-x", "-n", "ns1"]).expect("parses");
         assert_eq!(cli.istio_namespace, "mesh");
         assert_eq!(cli.namespace, "ns1");
-        let Command::Validate(args) = cli.command;
+        assert_eq!(cli.log.output_level, DEFAULT_LOG_LEVELS);
+        let Command::Validate(args) = cli.command else {
+            panic!("not validate")
+        };
         assert!(args.referential);
         assert!(args.filename.is_empty());
     }
 
     #[test]
     fn unknown_commands_are_usage_errors() {
-        let e = Cli::try_parse_from(["istioctl", "frobnicate"]).expect_err("unknown");
+        let e = parse(["istioctl", "frobnicate"]).expect_err("unknown");
         assert_eq!(e.kind(), clap::error::ErrorKind::InvalidSubcommand);
+    }
+
+    #[test]
+    fn version_defaults_to_short_and_remote() {
+        let cli = parse(["istioctl", "version"]).expect("parses");
+        let Command::Version(args) = cli.command else {
+            panic!("not version")
+        };
+        assert!(args.version.short && args.remote);
+        let cli = parse([
+            "istioctl",
+            "version",
+            "--short=false",
+            "--remote=false",
+            "-o",
+            "json",
+        ])
+        .expect("parses");
+        let Command::Version(args) = cli.command else {
+            panic!("not version")
+        };
+        assert!(!args.version.short && !args.remote);
+        assert_eq!(args.version.output, "json");
+    }
+
+    #[test]
+    fn log_flags_are_global_and_mostly_hidden() {
+        let cli =
+            parse(["istioctl", "validate", "--log_output_level=default:debug"]).expect("parses");
+        assert_eq!(cli.log.output_level, "default:debug");
+        let help = command().render_help().to_string();
+        assert!(help.contains("--log_output_level"));
+        assert!(!help.contains("--log_as_json"));
     }
 }
