@@ -69,6 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_well_known_types()
         .extern_path(".google.protobuf", "::pbjson_types")
         .enable_type_names()
+        // Ordered maps: deterministic JSON and binary encodings for equal configs.
+        .btree_map(["."])
         .type_name_domain(["."], "type.googleapis.com");
     tonic_prost_build::configure()
         .build_client(true)
@@ -77,6 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     pbjson_build::Builder::new()
         .register_descriptors(&descriptor_bytes)?
+        .btree_map(["."])
         .build(&[".istio", ".google.rpc"])?;
     Ok(())
 }

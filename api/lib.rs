@@ -95,4 +95,53 @@ pub use pbjson_types as wkt;
 
 /// The encoded `FileDescriptorSet` of every proto in this crate (imports included), for
 /// reflection and dynamic JSON of `Any` payloads.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/istio_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/istio_descriptor.bin"));
+
+/// The descriptors of every message in this crate, for schema-aware processing (e.g. reading
+/// JSON the way upstream's jsonpb does before handing it to the generated serde impls).
+pub fn descriptor_pool() -> &'static prost_reflect::DescriptorPool {
+    static POOL: std::sync::LazyLock<prost_reflect::DescriptorPool> =
+        std::sync::LazyLock::new(|| {
+            prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET).expect(
+                "the descriptor set is produced by this crate's build script and always decodes",
+            )
+        });
+    &POOL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptor_pool_holds_every_package_and_its_imports() {
+        let pool = descriptor_pool();
+        for name in [
+            "istio.networking.v1alpha3.VirtualService",
+            "istio.mesh.v1alpha1.MeshConfig",
+            "istio.policy.v1beta1.Rule",
+            "istio.mixer.adapter.model.v1beta1.Info",
+            "istio.mcp.v1alpha1.Resource",
+            "istio.v1.auth.CsrRequest",
+            "google.protobuf.Duration",
+            "google.protobuf.Struct",
+            "google.rpc.Status",
+        ] {
+            assert!(pool.get_message_by_name(name).is_some(), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn type_urls_use_the_googleapis_domain() {
+        use prost::Name;
+        assert_eq!(
+            istio::networking::v1alpha3::VirtualService::type_url(),
+            "type.googleapis.com/istio.networking.v1alpha3.VirtualService"
+        );
+        assert_eq!(
+            istio::mcp::v1alpha1::Resource::full_name(),
+            "istio.mcp.v1alpha1.Resource"
+        );
+    }
+}

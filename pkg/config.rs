@@ -9,5 +9,6 @@ pub mod labels;
 pub mod mesh;
 pub mod model;
 pub mod protocol;
+pub mod protojson;
 pub mod schema;
 pub mod validation;

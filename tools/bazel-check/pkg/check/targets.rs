@@ -286,8 +286,7 @@ impl<'a> Matcher<'a, '_> {
             ),
         }
         self.verify_edition(call, &target.edition);
-        let version_required = !matches!(target.kind, TargetKind::Test);
-        self.verify_version(call, version_required);
+        self.verify_version(call);
         self.verify_crate_name(target, call);
         match target.kind {
             TargetKind::Bench => self.verify_tags(call, BENCH_TAGS),
@@ -325,7 +324,8 @@ impl<'a> Matcher<'a, '_> {
         }
     }
 
-    fn verify_version(&mut self, call: &Call, required: bool) {
+    /// `version` sets CARGO_PKG_VERSION* for rustc, as Cargo does for every target.
+    fn verify_version(&mut self, call: &Call) {
         let version = &self.package.version;
         match call.arg("version") {
             Some(Value::Str(v)) if v == version => {}
@@ -335,7 +335,7 @@ impl<'a> Matcher<'a, '_> {
                 call,
                 format!("version = {other} differs from package version {version:?}"),
             ),
-            None if required => self.out.at(
+            None => self.out.at(
                 FindingKind::Version,
                 self.build,
                 call,
@@ -343,7 +343,6 @@ impl<'a> Matcher<'a, '_> {
                     "version is missing: set version = {version:?} (the Cargo package version)"
                 ),
             ),
-            None => {}
         }
     }
 
@@ -467,7 +466,7 @@ impl<'a> Matcher<'a, '_> {
             );
         }
         self.verify_edition(call, &lib.edition);
-        self.verify_version(call, false);
+        self.verify_version(call);
         let expect = Expect {
             package: self.package,
             role: Role::UnitTest,
@@ -511,7 +510,7 @@ impl<'a> Matcher<'a, '_> {
                 );
             }
             self.verify_edition(call, &bin.edition);
-            self.verify_version(call, false);
+            self.verify_version(call);
             let expect = Expect {
                 package: self.package,
                 role: Role::BinUnitTest,

@@ -177,6 +177,7 @@ rust_test(
     name = "istio_api_test",
     crate = ":istio_api",
     edition = "2021",
+    version = "1.4.10",
     deps = all_crate_deps(normal_dev = True),
     proc_macro_deps = all_crate_deps(proc_macro_dev = True),
 )
@@ -201,6 +202,7 @@ rust_test(
     name = "istioctl_test",
     crate = ":istioctl_lib",
     edition = "2021",
+    version = "1.4.10",
     deps = all_crate_deps(normal_dev = True),
     proc_macro_deps = all_crate_deps(proc_macro_dev = True),
 )
@@ -220,6 +222,7 @@ rust_test(
     crate_root = "tests/cli.rs",
     srcs = ["tests/cli.rs"],
     edition = "2021",
+    version = "1.4.10",
     deps = [":istioctl_lib", "//api:istio_api"] + all_crate_deps(normal = True, normal_dev = True),
     proc_macro_deps = all_crate_deps(proc_macro = True, proc_macro_dev = True),
 )
@@ -667,8 +670,8 @@ fn edition_missing_or_different() {
     let missing = Fixture::new()
         .edit(
             "istioctl/BUILD.bazel",
-            "    edition = \"2021\",\n    deps = all_crate_deps(normal_dev = True),",
-            "    deps = all_crate_deps(normal_dev = True),",
+            "    edition = \"2021\",\n    version = \"1.4.10\",\n    deps = all_crate_deps(normal_dev = True),",
+            "    version = \"1.4.10\",\n    deps = all_crate_deps(normal_dev = True),",
         )
         .report();
     assert_only(&missing, &[Edition]);

@@ -1,0 +1,56 @@
+# istio-rs: user entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+HUB ?= docker.io/istio
+TAG ?= 1.4.10
+export ISTIO_CONFORMANCE_DIR ?= $(abspath ../shared/conformance/istio-1.4.10)
+
+.PHONY: help setup build test lint fmt conformance run bench fuzz e2e docker push clean
+
+help: ## List the targets
+	@grep -E '^[a-z0-9.]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: ## Check the toolchain (installs rustfmt/clippy if missing)
+	@tools/setup.sh
+
+build: setup ## Release build of every binary, stamped with build info
+	@eval "$$(tools/report_build_info.sh)" && $(CARGO) build --release --workspace --bins --locked
+
+test: setup ## Unit and integration tests of every crate (includes the Bazel/Cargo drift check)
+	$(CARGO) test --workspace --locked
+
+lint: setup ## rustfmt check and clippy with warnings denied
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+conformance: setup ## Run the upstream Istio 1.4.10 test vectors (ISTIO_CONFORMANCE_DIR)
+	$(CARGO) run --release --locked -p istio-conformance --bin conformance
+
+run: build ## The main job: build everything, then validate the bundled samples
+	target/release/istioctl validate -f samples/
+
+bench: setup ## Benchmarks (criterion); results under target/criterion
+	$(CARGO) bench --workspace --locked
+
+FUZZ_SECONDS ?= 60
+fuzz: ## Coverage-guided fuzzing of the config input path for FUZZ_SECONDS (needs cargo-fuzz)
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run yaml_to_config corpus/yaml_to_config ../samples/bookinfo -- -max_total_time=$(FUZZ_SECONDS)
+
+e2e: ## Tests against a real kube-apiserver (issue 3: not available yet)
+	@echo "make e2e: the real API server test environment has not landed yet" >&2; exit 1
+
+docker: ## Container images (issue 7: not available yet)
+	@echo "make docker: image builds have not landed yet" >&2; exit 1
+
+push: ## Push images as HUB/name:TAG (issue 7: not available yet)
+	@echo "make push: image pushes have not landed yet" >&2; exit 1
+
+clean: ## Remove build outputs
+	$(CARGO) clean
+	rm -rf out
