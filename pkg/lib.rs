@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod gostr;
 pub mod log;
 pub mod version;
 pub mod yaml;

@@ -45,7 +45,6 @@
 
 mod clock;
 mod encode;
-pub(crate) mod gostr;
 mod layer;
 mod level;
 pub mod rotate;
@@ -58,7 +57,7 @@ use clap::ArgAction;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use gostr::{go_quote, parse_go_bool, parse_go_int};
+use crate::gostr::{parse_go_bool, parse_go_int, quote};
 use level::{resolve_caller_list, resolve_level_list};
 use rotate::{RotatingFile, RotationLimits};
 use scope::{ScopeState, Scopes};
@@ -272,7 +271,7 @@ impl Args {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A level or scope list flag is malformed; names the flag and its whole value.
-    #[error("invalid value {} for --{flag}: {error}", go_quote(.value))]
+    #[error("invalid value {} for --{flag}: {error}", quote(.value))]
     Flag {
         /// The flag name, without dashes.
         flag: &'static str,
@@ -390,9 +389,7 @@ pub fn build_layer(args: &Args, scopes: &[Scope]) -> Result<(LogLayer, LogHandle
     for target in &args.target {
         match open_target(target) {
             Ok(sink) => sinks.push(sink),
-            Err(reason) => {
-                errors.push(format!("couldn't open sink {}: {reason}", go_quote(target)))
-            }
+            Err(reason) => errors.push(format!("couldn't open sink {}: {reason}", quote(target))),
         }
     }
     if !errors.is_empty() {

@@ -36,7 +36,7 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::log::gostr::go_quote;
+use crate::gostr::quote;
 
 pub use command::{run, run_with_remote, Args, Error, OutputFormat, RemoteArgs, ABOUT};
 
@@ -120,11 +120,11 @@ impl BuildInfo {
     pub fn long_form(&self) -> String {
         format!(
             "version.BuildInfo{{Version:{}, GitRevision:{}, GolangVersion:{}, BuildStatus:{}, GitTag:{}}}",
-            go_quote(&self.version),
-            go_quote(&self.git_revision),
-            go_quote(&self.golang_version),
-            go_quote(&self.build_status),
-            go_quote(&self.git_tag),
+            quote(&self.version),
+            quote(&self.git_revision),
+            quote(&self.golang_version),
+            quote(&self.build_status),
+            quote(&self.git_tag),
         )
     }
 
@@ -205,8 +205,8 @@ impl ProxyInfo {
     pub fn long_form(&self) -> String {
         format!(
             "version.ProxyInfo{{ID:{}, IstioVersion:{}}}",
-            go_quote(&self.id),
-            go_quote(&self.istio_version)
+            quote(&self.id),
+            quote(&self.istio_version)
         )
     }
 }

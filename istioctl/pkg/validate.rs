@@ -18,7 +18,6 @@
 //! file does not stop the other files; directories are read recursively (`*.yaml`, `*.yml`,
 //! `*.json`).
 
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +26,8 @@ use serde_json::Value;
 use istio_pkg::config::kube::{self, Error as KubeError, KubeObject, ParseOptions};
 use istio_pkg::config::protocol;
 use istio_pkg::config::schema::{self, Family};
+use istio_pkg::config::validation;
+use istio_pkg::gostr::quote as go_quote;
 
 /// The apiVersion of Mixer's config kinds.
 pub const MIXER_API_VERSION: &str = "config.istio.io/v1alpha2";
@@ -104,39 +105,15 @@ impl Default for Validator {
     }
 }
 
-/// A list of errors printed as hashicorp/go-multierror does, as upstream's output is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Errors(pub Vec<String>);
-
-impl fmt::Display for Errors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.as_slice() {
-            [one] => write!(f, "1 error occurred:\n\t* {one}\n\n"),
-            many => {
-                write!(f, "{} errors occurred:\n\t", many.len())?;
-                for (i, e) in many.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str("\n\t")?;
-                    }
-                    write!(f, "* {e}")?;
-                }
-                f.write_str("\n\n")
-            }
-        }
-    }
-}
-
-impl std::error::Error for Errors {}
-
 /// Why `istioctl validate` failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Failure {
     /// No `-f` was given.
     #[error("{MISSING_FILENAME}")]
     MissingFilename,
-    /// Some inputs are invalid or unreadable.
+    /// Some inputs are invalid or unreadable: the list upstream prints (go-multierror form).
     #[error("{0}")]
-    Invalid(Errors),
+    Invalid(validation::Error),
 }
 
 /// The outcome of validating some text.
@@ -317,7 +294,7 @@ impl Validator {
             }
         }
         if !errors.is_empty() {
-            return Err(Failure::Invalid(Errors(errors)));
+            return Err(Failure::Invalid(validation::Error::Multi(errors)));
         }
         let mut lines = Vec::new();
         for name in filenames {
@@ -378,32 +355,6 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Quotes a string as Go's `%q` does.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,22 +364,24 @@ mod tests {
     }
 
     #[test]
-    fn multierror_format() {
+    fn failures_print_as_upstream_multierror() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bad.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\nmetadata: {name: a}\nspec: {}\n---\n\
+             apiVersion: networking.istio.io/v1alpha3\nkind: Gateway\nmetadata: {name: b}\nspec: {}\n",
+        )
+        .expect("write");
+        let err = Validator::default()
+            .validate_files(&[file.display().to_string()], &mut "".as_bytes())
+            .expect_err("invalid");
         assert_eq!(
-            Errors(vec!["a".into()]).to_string(),
-            "1 error occurred:\n\t* a\n\n"
+            err.to_string(),
+            "3 errors occurred:\n\t* VirtualService//a: virtual service must have at least one host\n\t\
+             * VirtualService//a: http, tcp or tls must be provided in virtual service\n\t\
+             * Gateway//b: gateway must have at least one server\n\n"
         );
-        assert_eq!(
-            Errors(vec!["a".into(), "b".into()]).to_string(),
-            "2 errors occurred:\n\t* a\n\t* b\n\n"
-        );
-    }
-
-    #[test]
-    fn go_quoting() {
-        assert_eq!(go_quote("a.yaml"), "\"a.yaml\"");
-        assert_eq!(go_quote("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\x01\"");
-        assert_eq!(go_quote("héllo"), "\"héllo\"");
     }
 
     #[test]
@@ -533,7 +486,7 @@ mod tests {
         let missing = v
             .validate_files(&["/nonexistent.yaml".into()], &mut "".as_bytes())
             .expect_err("missing file");
-        let Failure::Invalid(Errors(list)) = &missing else {
+        let Failure::Invalid(validation::Error::Multi(list)) = &missing else {
             panic!("{missing:?}")
         };
         assert!(

@@ -3,7 +3,8 @@
 
 use std::{collections::BTreeMap, fmt};
 
-use super::validation::{gofmt::quote, Error};
+use super::validation::Error;
+use crate::gostr::quote;
 
 /// Longest DNS-1123 label, and longest label name.
 pub const DNS1123_LABEL_MAX_LENGTH: usize = 63;

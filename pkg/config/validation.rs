@@ -28,7 +28,6 @@
 mod common;
 mod error;
 mod go_regex;
-pub(crate) mod gofmt;
 mod mesh;
 mod mixer;
 mod networking;

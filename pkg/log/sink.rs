@@ -5,8 +5,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::sync::{Mutex, PoisonError};
 
-use super::gostr::go_quote;
 use super::rotate::RotatingFile;
+use crate::gostr::quote;
 
 /// One destination.
 pub(crate) enum Sink {
@@ -121,7 +121,7 @@ fn open_append(path: &str) -> io::Result<File> {
 /// Extracts the file path from a target, following the parts of Go's `url.Parse` that matter
 /// for file names.
 fn target_path(raw: &str) -> Result<String, String> {
-    let cant_parse = |why: &str| format!("can't parse {} as a URL: {why}", go_quote(raw));
+    let cant_parse = |why: &str| format!("can't parse {} as a URL: {why}", quote(raw));
     if raw.chars().any(|c| (c as u32) < 0x20 || c == '\u{7f}') {
         return Err(cant_parse("invalid control character in URL"));
     }
@@ -194,7 +194,7 @@ fn target_path(raw: &str) -> Result<String, String> {
 
     if let Some(s) = &scheme {
         if s != "file" {
-            return Err(format!("no sink found for scheme {}", go_quote(s)));
+            return Err(format!("no sink found for scheme {}", quote(s)));
         }
     }
     if userinfo {

@@ -27,9 +27,9 @@ use std::io::{self, Write};
 
 use clap::ArgAction;
 
-use super::output::{go_json_indent, go_yaml};
+use super::output::go_json_indent;
 use super::{info, BuildInfo, MeshInfo, ProxyInfo, ServerInfo, Version};
-use crate::log::gostr::parse_go_bool;
+use crate::gostr::parse_go_bool;
 
 /// One-line description for the `version` subcommand.
 pub const ABOUT: &str = "Print build version information";
@@ -179,7 +179,7 @@ impl Version {
                 out.push('\n');
             }
             OutputFormat::Yaml => {
-                out.push_str(&go_yaml(self)?);
+                out.push_str(&crate::yaml::to_string_from(self)?);
                 out.push('\n');
             }
             OutputFormat::Text if short => {

@@ -1,15 +1,12 @@
 //! Checks shared by several config kinds: ports, domain names, addresses, durations, percents.
 
+use crate::gostr::{self, quote};
 use std::time::Duration as StdDuration;
 
 use istio_api::istio::mixer::v1::config::client::IstioService;
 use pbjson_types::Duration;
 
-use super::{
-    error::Errors,
-    gofmt::{self, quote},
-    Error, Result,
-};
+use super::{error::Errors, Error, Result};
 use crate::config::labels;
 
 /// Prefix marking an address as a Unix domain socket path (service entry endpoints, sidecar
@@ -78,7 +75,7 @@ fn validate_dns1123_labels(domain: &str) -> Result {
     let parts: Vec<&str> = domain.split('.').collect();
     let last = parts.len() - 1;
     let tld = parts[last];
-    if gofmt::atoi(tld).is_ok() {
+    if gostr::atoi(tld).is_ok() {
         return fail(format!(
             "domain name {} invalid (top level domain {} cannot be all-numeric)",
             quote(domain),
@@ -157,9 +154,9 @@ pub fn validate_ipv4_subnet(subnet: &str) -> Result {
     if subnet.matches('/').count() != 1 {
         return validate_ipv4_address(subnet);
     }
-    match gofmt::parse_cidr(subnet) {
+    match gostr::parse_cidr(subnet) {
         Err(_) => fail(format!("{subnet} is not a valid CIDR block")),
-        Ok(ip) if !gofmt::is_ipv4(&ip) => fail(format!("{subnet} is not a valid IPv4 address")),
+        Ok(ip) if !gostr::is_ipv4(&ip) => fail(format!("{subnet} is not a valid IPv4 address")),
         Ok(_) => Ok(()),
     }
 }
@@ -167,9 +164,9 @@ pub fn validate_ipv4_subnet(subnet: &str) -> Result {
 /// Checks an IPv4 address in dot-decimal notation (IPv4-mapped IPv6 addresses are accepted, as
 /// upstream does).
 pub fn validate_ipv4_address(addr: &str) -> Result {
-    match gofmt::parse_ip(addr) {
+    match gostr::parse_ip(addr) {
         None => fail(format!("{addr} is not a valid IP")),
-        Some(ip) if !gofmt::is_ipv4(&ip) => fail(format!("{addr} is not a valid IPv4 address")),
+        Some(ip) if !gostr::is_ipv4(&ip) => fail(format!("{addr} is not a valid IPv4 address")),
         Some(_) => Ok(()),
     }
 }
@@ -191,12 +188,12 @@ pub fn validate_unix_address(addr: &str) -> Result {
 
 /// Checks a `host:port` address whose host is a domain name or an IP address.
 pub fn validate_proxy_address(host_addr: &str) -> Result {
-    let (host, port) = gofmt::split_host_port(host_addr)
+    let (host, port) = gostr::split_host_port(host_addr)
         .map_err(|e| Error::new(format!("unable to split {}: {e}", quote(host_addr))))?;
     let port =
-        gofmt::atoi(port).map_err(|e| Error::new(format!("port ({port}) is not a number: {e}")))?;
+        gostr::atoi(port).map_err(|e| Error::new(format!("port ({port}) is not a number: {e}")))?;
     validate_port(port)?;
-    if validate_fqdn(host).is_err() && gofmt::parse_ip(host).is_none() {
+    if validate_fqdn(host).is_err() && gostr::parse_ip(host).is_none() {
         return fail(format!(
             "{} is not a valid hostname or an IP address",
             quote(host)
@@ -212,7 +209,7 @@ const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
 /// error texts for missing, malformed or out-of-range values.
 pub(crate) fn duration_nanos(d: Option<&Duration>) -> std::result::Result<i64, Error> {
     let d = d.ok_or_else(|| Error::new("duration: nil Duration"))?;
-    let shown = || gofmt::duration_go_string(d.seconds, d.nanos);
+    let shown = || gostr::duration_go_string(d.seconds, d.nanos);
     if !(-MAX_DURATION_SECONDS..=MAX_DURATION_SECONDS).contains(&d.seconds) {
         return Err(Error::new(format!(
             "duration: {}: seconds out of range",
@@ -232,7 +229,7 @@ pub(crate) fn duration_nanos(d: Option<&Duration>) -> std::result::Result<i64, E
         )));
     }
     d.seconds
-        .checked_mul(gofmt::NANOS_PER_SECOND)
+        .checked_mul(gostr::NANOS_PER_SECOND)
         .and_then(|n| n.checked_add(i64::from(d.nanos)))
         .ok_or_else(|| {
             Error::new(format!(
@@ -245,10 +242,10 @@ pub(crate) fn duration_nanos(d: Option<&Duration>) -> std::result::Result<i64, E
 /// Checks that a duration is well-formed, at least 1ms, and a whole number of milliseconds.
 pub fn validate_duration(d: Option<&Duration>) -> Result {
     let nanos = duration_nanos(d)?;
-    if nanos < gofmt::NANOS_PER_MILLI {
+    if nanos < gostr::NANOS_PER_MILLI {
         return fail("duration must be greater than 1ms");
     }
-    if nanos % gofmt::NANOS_PER_MILLI != 0 {
+    if nanos % gostr::NANOS_PER_MILLI != 0 {
         return fail("only durations to ms precision are supported");
     }
     Ok(())
@@ -269,7 +266,7 @@ pub fn validate_duration_range(dur: StdDuration, min: StdDuration, max: StdDurat
 
 /// Go's `Duration.String()` of a standard duration (saturating at Go's range).
 pub(crate) fn format_std_duration(d: StdDuration) -> String {
-    gofmt::format_duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    gostr::format_duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The mesh-wide configuration (`MeshConfig`), the proxy defaults (`ProxyConfig`) and locality
 //! load-balancing settings.
 
+use crate::gostr::{self, quote};
 use std::{
     collections::{HashMap, HashSet},
     time::Duration as StdDuration,
@@ -18,7 +19,6 @@ use super::{
         validate_port, validate_proxy_address,
     },
     error::Errors,
-    gofmt::{self, quote},
     Result,
 };
 
@@ -45,30 +45,30 @@ pub fn validate_parent_and_drain(drain: Option<&Duration>, parent: Option<&Durat
     }
     let drain = duration_nanos(drain).unwrap_or_default();
     let parent = duration_nanos(parent).unwrap_or_default();
-    if drain % gofmt::NANOS_PER_SECOND != 0 {
+    if drain % gostr::NANOS_PER_SECOND != 0 {
         errs.msg_multi("drain time only supports durations to seconds precision");
     }
-    if parent % gofmt::NANOS_PER_SECOND != 0 {
+    if parent % gostr::NANOS_PER_SECOND != 0 {
         errs.msg_multi("parent shutdown time only supports durations to seconds precision");
     }
     if parent <= drain {
         errs.msg_multi(format!(
             "parent shutdown time {} must be greater than drain time {}",
-            gofmt::format_duration(parent),
-            gofmt::format_duration(drain)
+            gostr::format_duration(parent),
+            gostr::format_duration(drain)
         ));
     }
     if drain > nanos(DRAIN_TIME_MAX) {
         errs.msg_multi(format!(
             "drain time {} must be <{}",
-            gofmt::format_duration(drain),
+            gostr::format_duration(drain),
             format_std_duration(DRAIN_TIME_MAX)
         ));
     }
     if parent > nanos(PARENT_SHUTDOWN_TIME_MAX) {
         errs.msg_multi(format!(
             "parent shutdown time {} must be <{}",
-            gofmt::format_duration(parent),
+            gostr::format_duration(parent),
             format_std_duration(PARENT_SHUTDOWN_TIME_MAX)
         ));
     }

@@ -1,6 +1,7 @@
 //! Mixer client kinds (`config.istio.io`): HTTPAPISpec, HTTPAPISpecBinding, QuotaSpec,
 //! QuotaSpecBinding, and Mixer attribute lists.
 
+use crate::gostr::{quote, timestamp_go_string};
 use istio_api::istio::mixer::v1::{
     attributes::attribute_value::Value,
     config::client::{
@@ -14,7 +15,6 @@ use pbjson_types::Timestamp;
 use super::{
     common::{validate_duration, validate_mixer_service},
     error::Errors,
-    gofmt::{quote, timestamp_go_string},
     Error, Result,
 };
 use crate::config::labels;

@@ -4,6 +4,7 @@
 mod traffic_policy;
 mod virtual_service;
 
+use crate::gostr::{self, proto_text_quote, quote};
 use std::collections::HashSet;
 
 use istio_api::istio::networking::v1alpha3::{
@@ -25,9 +26,7 @@ use super::{
         validate_unix_address, validate_wildcard_domain, UNIX_ADDRESS_PREFIX,
     },
     error::Errors,
-    go_regex,
-    gofmt::{self, proto_text_quote, quote},
-    Result,
+    go_regex, Result,
 };
 use crate::config::{gateway, labels, protocol};
 
@@ -339,7 +338,7 @@ fn validate_sidecar_or_gateway_hostname_part(hostname: &str, is_gateway: bool) -
         if !is_gateway {
             errs.push(e.clone());
         }
-        if gofmt::parse_ip(hostname).is_none() {
+        if gostr::parse_ip(hostname).is_none() {
             errs.push(e);
         }
     }
@@ -462,7 +461,7 @@ fn validate_default_endpoint(endpoint: &str) -> Result {
     if !host.is_empty() && host != "127.0.0.1" {
         errs.msg("sidecar: defaultEndpoint must be of form 127.0.0.1:<port>");
     }
-    match gofmt::atoi(port) {
+    match gostr::atoi(port) {
         Err(e) => errs.msg(format!(
             "sidecar: defaultEndpoint port ({port}) is not a number: {e}"
         )),
@@ -640,7 +639,7 @@ fn validate_dns_endpoints(entry: &ServiceEntry, port_names: &HashSet<&str>, errs
     }
     for endpoint in &entry.endpoints {
         let addr = &endpoint.address;
-        if gofmt::parse_ip(addr).is_none() && validate_fqdn(addr).is_err() {
+        if gostr::parse_ip(addr).is_none() && validate_fqdn(addr).is_err() {
             errs.msg(format!(
                 "endpoint address {} is not a valid FQDN or an IP address",
                 quote(addr)

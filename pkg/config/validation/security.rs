@@ -3,6 +3,7 @@
 
 mod url;
 
+use crate::gostr::{self, quote};
 use istio_api::istio::{
     authentication::v1alpha1::{
         peer_authentication_method::Params, port_selector::Port as AuthnPort, Jwt, Policy,
@@ -18,7 +19,6 @@ use std::collections::HashSet;
 use super::{
     common::{fail, validate_port, validate_ports},
     error::Errors,
-    gofmt::{self, quote},
     networking::validate_subset_name,
     Error, Result,
 };
@@ -176,7 +176,7 @@ pub fn parse_jwks_uri(jwks_uri: &str) -> std::result::Result<JwksInfo, Error> {
     };
     let port = match u.port() {
         "" => default_port,
-        p => gofmt::atoi(p).map_err(Error::new)?,
+        p => gostr::atoi(p).map_err(Error::new)?,
     };
     Ok(JwksInfo {
         hostname: host::Name::from(u.hostname()),
@@ -248,10 +248,10 @@ pub fn validate_attribute(key: &str, values: &[String]) -> Result {
 fn validate_ips(ips: &[String]) -> Result {
     for v in ips {
         if v.contains('/') {
-            if let Err(e) = gofmt::parse_cidr(v) {
+            if let Err(e) = gostr::parse_cidr(v) {
                 return fail(format!("bad CIDR range ({v}): {e}"));
             }
-        } else if gofmt::parse_ip(v).is_none() {
+        } else if gostr::parse_ip(v).is_none() {
             return fail(format!("bad IP address ({v})"));
         }
     }
@@ -260,7 +260,7 @@ fn validate_ips(ips: &[String]) -> Result {
 
 fn validate_attribute_ports(ports: &[String]) -> Result {
     for port in ports {
-        match gofmt::parse_uint32(port) {
+        match gostr::parse_uint32(port) {
             Err(e) => return fail(format!("bad port ({port}): {e}")),
             Ok(p) if p > 65535 => return fail(format!("bad port ({port}): <nil>")),
             Ok(_) => {}

@@ -1,5 +1,6 @@
 //! VirtualService: hosts, gateways, and HTTP, TLS and TCP routes.
 
+use crate::gostr::{self, quote};
 use istio_api::istio::networking::v1alpha3::{
     http_fault_injection::{abort::ErrorType, delay::HttpDelayType, Abort, Delay},
     CorsPolicy, Destination, Headers, HttpFaultInjection, HttpRedirect, HttpRetry, HttpRewrite,
@@ -14,7 +15,6 @@ use super::{
             validate_ipv4_subnet, validate_percent, validate_port, validate_wildcard_domain,
         },
         error::Errors,
-        gofmt::{self, quote},
         Error, Result,
     },
     traffic_policy::validate_subset_name,
@@ -59,7 +59,7 @@ pub fn validate_virtual_service(_name: &str, _namespace: &str, vs: &VirtualServi
     let mut all_hosts_valid = true;
     for host in &vs.hosts {
         match validate_wildcard_domain(host) {
-            Err(e) if gofmt::parse_ip(host).is_none() => {
+            Err(e) if gostr::parse_ip(host).is_none() => {
                 errs.push(e);
                 all_hosts_valid = false;
             }
@@ -139,7 +139,7 @@ fn validate_tls_match(m: &TlsMatchAttributes, vs: &VirtualService) -> Result {
 /// service's hosts.
 fn validate_sni_host(sni: &str, vs: &VirtualService) -> Result {
     if let Err(e) = validate_wildcard_domain(sni) {
-        if gofmt::parse_ip(sni).is_none() {
+        if gostr::parse_ip(sni).is_none() {
             return Err(e);
         }
     }
@@ -344,7 +344,7 @@ pub(super) fn validate_cors_policy(policy: Option<&CorsPolicy>) -> Result {
         let host = match parts.as_slice() {
             [host] => *host,
             [host, port] => {
-                match gofmt::atoi(port) {
+                match gostr::atoi(port) {
                     Err(_) => {
                         errs.msg(format!("port in CORS Allow Origin is not a number: {port}"))
                     }
@@ -402,7 +402,7 @@ fn validate_percentage_or_default(percentage: Option<&Percent>, default_percent:
         Some(p) if p.value < 0.0 || p.value > 100.0 || (p.value > 0.0 && p.value < 0.0001) => {
             fail(format!(
                 "percentage {} is neither 0.0, nor in range [0.0001, 100.0]",
-                gofmt::format_float(p.value)
+                gostr::format_float(p.value)
             ))
         }
         Some(_) => Ok(()),
@@ -506,8 +506,8 @@ pub(super) fn validate_http_retry(retries: Option<&HttpRetry>) -> Result {
     if !retries.retry_on.is_empty() {
         for policy in retries.retry_on.split(',') {
             // A policy may also be an HTTP status code.
-            let code = gofmt::atoi(policy).unwrap_or(0);
-            if !gofmt::is_known_http_status(code) && !SUPPORTED_RETRY_ON_POLICIES.contains(&policy)
+            let code = gostr::atoi(policy).unwrap_or(0);
+            if !gostr::is_known_http_status(code) && !SUPPORTED_RETRY_ON_POLICIES.contains(&policy)
             {
                 errs.msg(format!("{} is not a valid retryOn policy", quote(policy)));
             }

@@ -1,7 +1,7 @@
 //! The part of Go 1.13's `net/url.Parse` that JWKS URI checks depend on: scheme, authority and
 //! host:port syntax, percent-escapes, and Go's error texts (`parse <url>: <reason>`).
 
-use super::super::gofmt::quote;
+use crate::gostr::quote;
 
 /// The pieces of a parsed URL that callers use.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -1,51 +1,14 @@
-//! Go standard-library behaviour that shows in upstream's messages or decides validity:
-//! `strconv.Quote`, `%v` of floats, `time.Duration.String`, `strconv.Atoi`, and the Go 1.13
-//! `net` parsers (`ParseIP`, `ParseCIDR`, `SplitHostPort`).
+//! Go standard-library behaviour that shows in Istio's wire-visible text: what Go's `strconv`,
+//! `fmt`, `time` and `net` packages accept and print. Upstream's flags are parsed with these
+//! rules (`--log_as_json=T`, `--log_rotate_max_age=0x10`) and its messages are printed with them
+//! (`%q`, `%v` of floats and durations), so our binaries accept the same command lines and print
+//! the same text.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Go's `strconv.Quote` (`%q` of a string): double quotes, with `\"`, `\\`, the C escapes and
-/// `\x`/`\u`/`\U` escapes for non-printable characters.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() || is_unicode_space_not_printable(c) => {
-                let n = c as u32;
-                if n < 0x10000 {
-                    out.push_str(&format!("\\u{n:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{n:08x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Spaces other than U+0020 that Go does not count as printable.
-fn is_unicode_space_not_printable(c: char) -> bool {
-    c != ' ' && c.is_whitespace()
-}
-
 /// Go's `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`): the shortest representation,
 /// in exponent form when the decimal exponent is below -4 or at least 6 (`1e+06`, `1e-05`).
-pub(crate) fn format_float(f: f64) -> String {
+pub fn format_float(f: f64) -> String {
     if f.is_nan() {
         return "NaN".into();
     }
@@ -108,13 +71,13 @@ pub(crate) fn format_float(f: f64) -> String {
 }
 
 /// Nanoseconds per unit, for Go's `time.Duration`.
-pub(crate) const NANOS_PER_MICRO: i64 = 1_000;
-pub(crate) const NANOS_PER_MILLI: i64 = 1_000_000;
-pub(crate) const NANOS_PER_SECOND: i64 = 1_000_000_000;
+pub const NANOS_PER_MICRO: i64 = 1_000;
+pub const NANOS_PER_MILLI: i64 = 1_000_000;
+pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 /// Go's `time.Duration.String()` for a duration in nanoseconds: `"1h2m3.5s"`, `"1.5ms"`,
 /// `"100µs"`, `"0s"`.
-pub(crate) fn format_duration(nanos: i64) -> String {
+pub fn format_duration(nanos: i64) -> String {
     let neg = nanos < 0;
     let mut u = nanos.unsigned_abs();
     let mut out = String::new();
@@ -164,7 +127,7 @@ fn split_frac(v: u64, prec: u32) -> (u64, String) {
 
 /// Go's `strconv.Atoi` on a 64-bit platform, with its error text
 /// (`strconv.Atoi: parsing "x": invalid syntax`).
-pub(crate) fn atoi(s: &str) -> Result<i64, String> {
+pub fn atoi(s: &str) -> Result<i64, String> {
     let syntax = || format!("strconv.Atoi: parsing {}: invalid syntax", quote(s));
     let range = || format!("strconv.Atoi: parsing {}: value out of range", quote(s));
     let (neg, digits) = match s.as_bytes().first() {
@@ -198,7 +161,7 @@ pub(crate) fn atoi(s: &str) -> Result<i64, String> {
 }
 
 /// Go's `strconv.ParseUint(s, 10, 32)`, with its error text.
-pub(crate) fn parse_uint32(s: &str) -> Result<u64, String> {
+pub fn parse_uint32(s: &str) -> Result<u64, String> {
     let err = |why: &str| format!("strconv.ParseUint: parsing {}: {why}", quote(s));
     if s.is_empty() {
         return Err(err("invalid syntax"));
@@ -237,7 +200,7 @@ fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
 
 /// Go's `net.ParseIP`: IPv4 dotted decimal or IPv6 text (no zone), decided by whether a `.` or
 /// a `:` comes first.
-pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
     match s.bytes().find(|b| *b == b'.' || *b == b':') {
         Some(b'.') => parse_ipv4(s).map(IpAddr::V4),
         Some(_) => parse_ipv6(s).map(IpAddr::V6),
@@ -257,7 +220,7 @@ fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
 }
 
 /// Go's `ip.To4() != nil`: an IPv4 address or an IPv4-mapped IPv6 address.
-pub(crate) fn is_ipv4(ip: &IpAddr) -> bool {
+pub fn is_ipv4(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V4(_) => true,
         IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some(),
@@ -266,7 +229,7 @@ pub(crate) fn is_ipv4(ip: &IpAddr) -> bool {
 
 /// Go's `net.ParseCIDR`, returning the address part, or Go's error text
 /// (`invalid CIDR address: x`).
-pub(crate) fn parse_cidr(s: &str) -> Result<IpAddr, String> {
+pub fn parse_cidr(s: &str) -> Result<IpAddr, String> {
     let err = || format!("invalid CIDR address: {s}");
     let (addr, mask) = s.split_once('/').ok_or_else(err)?;
     let (ip, bits) = match parse_ipv4(addr) {
@@ -290,7 +253,7 @@ pub(crate) fn parse_cidr(s: &str) -> Result<IpAddr, String> {
 }
 
 /// Go's `net.SplitHostPort`, with Go's error text (`address x: missing port in address`).
-pub(crate) fn split_host_port(hostport: &str) -> Result<(&str, &str), String> {
+pub fn split_host_port(hostport: &str) -> Result<(&str, &str), String> {
     let err = |why: &str| format!("address {hostport}: {why}");
     const MISSING_PORT: &str = "missing port in address";
     const TOO_MANY_COLONS: &str = "too many colons in address";
@@ -328,7 +291,7 @@ pub(crate) fn split_host_port(hostport: &str) -> Result<(&str, &str), String> {
 }
 
 /// True when Go 1.13's `http.StatusText(code)` is non-empty.
-pub(crate) fn is_known_http_status(code: i64) -> bool {
+pub fn is_known_http_status(code: i64) -> bool {
     matches!(
         code,
         100..=103
@@ -351,18 +314,18 @@ pub(crate) fn is_known_http_status(code: i64) -> bool {
 
 /// Go's `%#v` of a gogo `*types.Duration` (`&types.Duration{Seconds: 1,\nNanos: 2,\n}`), as it
 /// appears in duration range errors.
-pub(crate) fn duration_go_string(seconds: i64, nanos: i32) -> String {
+pub fn duration_go_string(seconds: i64, nanos: i32) -> String {
     format!("&types.Duration{{Seconds: {seconds},\nNanos: {nanos},\n}}")
 }
 
 /// Go's `%#v` of a gogo `*types.Timestamp`.
-pub(crate) fn timestamp_go_string(seconds: i64, nanos: i32) -> String {
+pub fn timestamp_go_string(seconds: i64, nanos: i32) -> String {
     format!("&types.Timestamp{{Seconds: {seconds},\nNanos: {nanos},\n}}")
 }
 
 /// Quotes a string as the protobuf text format does (gogo `CompactTextString`): octal escapes
 /// for bytes outside printable ASCII.
-pub(crate) fn proto_text_quote(s: &str) -> String {
+pub fn proto_text_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for b in s.bytes() {
@@ -378,6 +341,146 @@ pub(crate) fn proto_text_quote(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// Parses a boolean the way Go's `strconv.ParseBool` does (used by pflag for bool flags).
+///
+/// The error text is Go's, so clap shows `invalid value 'x' for '--flag': strconv.ParseBool: …`.
+pub fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {}: invalid syntax",
+            quote(s)
+        )),
+    }
+}
+
+/// Parses a signed integer the way pflag's int flags do (`strconv.ParseInt(s, 0, 64)`):
+/// optional sign, base prefixes `0x`, `0o`, `0b`, a leading `0` for octal, and `_` digit
+/// separators.
+pub fn parse_go_int(s: &str) -> Result<i64, String> {
+    let syntax = || format!("strconv.ParseInt: parsing {}: invalid syntax", quote(s));
+    let range = || format!("strconv.ParseInt: parsing {}: value out of range", quote(s));
+
+    let (negative, unsigned) = match s.as_bytes().first() {
+        Some(b'+') => (false, &s[1..]),
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let bytes = unsigned.as_bytes();
+    let (radix, digits, prefixed) = match bytes {
+        [b'0', b'x' | b'X', ..] => (16, &unsigned[2..], true),
+        [b'0', b'o' | b'O', ..] => (8, &unsigned[2..], true),
+        [b'0', b'b' | b'B', ..] => (2, &unsigned[2..], true),
+        [b'0', _, ..] => (8, &unsigned[1..], true),
+        _ => (10, unsigned, false),
+    };
+    if digits.is_empty() {
+        return Err(syntax());
+    }
+    if !underscores_well_placed(digits, prefixed) {
+        return Err(syntax());
+    }
+
+    let mut value: u64 = 0;
+    let mut overflow = false;
+    for c in digits.chars().filter(|&c| c != '_') {
+        let d = c.to_digit(radix).ok_or_else(syntax)?;
+        match value
+            .checked_mul(u64::from(radix))
+            .and_then(|v| v.checked_add(u64::from(d)))
+        {
+            Some(v) => value = v,
+            None => overflow = true,
+        }
+    }
+    if overflow {
+        return Err(range());
+    }
+    if negative {
+        if value > i64::MAX as u64 + 1 {
+            return Err(range());
+        }
+        Ok((value as i128).wrapping_neg() as i64)
+    } else {
+        i64::try_from(value).map_err(|_| range())
+    }
+}
+
+/// Go only accepts `_` between digits, or right after a base prefix.
+fn underscores_well_placed(digits: &str, prefixed: bool) -> bool {
+    let mut prev_underscore = false;
+    let mut prev_digit = prefixed;
+    for c in digits.chars() {
+        if c == '_' {
+            if !prev_digit || prev_underscore {
+                return false;
+            }
+            prev_underscore = true;
+        } else {
+            prev_underscore = false;
+            prev_digit = true;
+        }
+    }
+    !prev_underscore
+}
+
+/// Quotes a string as Go's `strconv.Quote` (and so `%q` and `%#v`) does.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if go_printable(c) => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An approximation of Go's `unicode.IsPrint`: graphic characters plus the ASCII space.
+/// Controls, non-ASCII spaces and the common invisible format characters are not printable.
+fn go_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    let cp = c as u32;
+    if cp & 0xfffe == 0xfffe || (0xfdd0..=0xfdef).contains(&cp) {
+        return false;
+    }
+    !matches!(c,
+        '\u{ad}'
+        | '\u{600}'..='\u{605}'
+        | '\u{61c}'
+        | '\u{6dd}'
+        | '\u{180e}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206f}'
+        | '\u{feff}'
+        | '\u{fff9}'..='\u{fffb}'
+        | '\u{e000}'..='\u{f8ff}'
+    )
 }
 
 #[cfg(test)]
@@ -530,5 +633,74 @@ mod tests {
     fn proto_text_quoting() {
         assert_eq!(proto_text_quote("HTTP"), r#""HTTP""#);
         assert_eq!(proto_text_quote("é"), r#""\303\251""#);
+    }
+
+    #[test]
+    fn go_bool_accepts_strconv_spellings() {
+        for t in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert_eq!(parse_go_bool(t), Ok(true), "{t}");
+        }
+        for f in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(parse_go_bool(f), Ok(false), "{f}");
+        }
+        assert_eq!(
+            parse_go_bool("yes"),
+            Err(r#"strconv.ParseBool: parsing "yes": invalid syntax"#.to_string())
+        );
+    }
+
+    #[test]
+    fn go_int_bases_signs_and_separators() {
+        let ok = [
+            ("0", 0),
+            ("30", 30),
+            ("-1", -1),
+            ("+7", 7),
+            ("0x1F", 31),
+            ("0X10", 16),
+            ("0o17", 15),
+            ("017", 15),
+            ("0b101", 5),
+            ("1_000", 1000),
+            ("0x_1f", 31),
+            ("0_7", 7),
+            ("9223372036854775807", i64::MAX),
+            ("-9223372036854775808", i64::MIN),
+        ];
+        for (s, v) in ok {
+            assert_eq!(parse_go_int(s), Ok(v), "{s}");
+        }
+        for s in ["", "-", "abc", "1__0", "_1", "1_", "0x", "08", "1.5", " 1"] {
+            assert_eq!(
+                parse_go_int(s),
+                Err(format!(
+                    "strconv.ParseInt: parsing {}: invalid syntax",
+                    quote(s)
+                )),
+                "{s:?}"
+            );
+        }
+        for s in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "0xffffffffffffffffff",
+        ] {
+            assert!(
+                parse_go_int(s).unwrap_err().ends_with("value out of range"),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn quote_like_strconv() {
+        assert_eq!(quote("1.4.10"), r#""1.4.10""#);
+        assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(quote("l1\nl2\t\u{7}\u{1}\u{7f}"), r#""l1\nl2\t\a\x01\x7f""#);
+        assert_eq!(quote("héllo ✓"), "\"héllo ✓\"");
+        assert_eq!(
+            quote("\u{a0}\u{200b}\u{10ffff}"),
+            r#""\u00a0\u200b\U0010ffff""#
+        );
     }
 }
