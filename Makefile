@@ -29,7 +29,7 @@ fmt: ## Format the code
 	$(CARGO) fmt --all
 
 conformance: setup ## Run the upstream Istio 1.4.10 test vectors (ISTIO_CONFORMANCE_DIR)
-	$(CARGO) run --release --locked -p istio-conformance --bin conformance
+	$(CARGO) run --locked -p istio-conformance --bin conformance
 
 run: build ## The main job: build everything, then validate the bundled samples
 	target/release/istioctl validate -f samples/

@@ -2,6 +2,7 @@
 //! documents into [`model::Config`], validation, and the mesh-wide configuration.
 
 pub mod constants;
+pub mod crd;
 pub mod gateway;
 pub mod host;
 pub mod kube;
