@@ -40,6 +40,7 @@ bench: setup ## Benchmarks (criterion); results under target/criterion
 FUZZ_SECONDS ?= 60
 fuzz: ## Coverage-guided fuzzing of the config input path for FUZZ_SECONDS (needs cargo-fuzz)
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/yaml_to_config
 	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run yaml_to_config corpus/yaml_to_config ../samples/bookinfo -- -max_total_time=$(FUZZ_SECONDS)
 
 e2e: ## Tests against a real kube-apiserver (issue 3: not available yet)
