@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod gostr;
+pub mod kube;
 pub mod log;
 pub mod version;
 pub mod yaml;

@@ -3,7 +3,7 @@
 # Makefile before builds so a fresh machine needs no manual step.
 set -euo pipefail
 
-need_rust="1.88.0"
+need_rust="1.89.0"
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then
     echo "setup: cargo is in ~/.cargo/bin but not on PATH; add it: export PATH=\$HOME/.cargo/bin:\$PATH" >&2

@@ -173,6 +173,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     cli.namespace
                 },
                 referential: args.referential,
+                semantic: true,
             };
             let mut stdin = std::io::stdin().lock();
             match validator.validate_files(&args.filename, &mut stdin) {

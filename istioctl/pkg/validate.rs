@@ -93,6 +93,10 @@ pub struct Validator {
     pub default_namespace: String,
     /// `-x/--referential`: accepted for compatibility (see the crate README for its status).
     pub referential: bool,
+    /// Run each kind's validation rules. Off, only the structure is checked (the object
+    /// envelope and whether the spec decodes into its message): what the API server's CRD schema
+    /// checks, without the validation webhook.
+    pub semantic: bool,
 }
 
 impl Default for Validator {
@@ -101,6 +105,7 @@ impl Default for Validator {
             istio_namespace: "istio-system".to_string(),
             default_namespace: "default".to_string(),
             referential: true,
+            semantic: true,
         }
     }
 }
@@ -200,7 +205,7 @@ impl Validator {
         let opts = ParseOptions {
             domain: "",
             default_namespace: &self.default_namespace,
-            validate: true,
+            validate: self.semantic,
             check_top_level_fields: true,
         };
         match kube::read_config(s, obj, &opts) {

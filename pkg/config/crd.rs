@@ -4,7 +4,9 @@
 //! The OpenAPI schema of a spec follows the protobuf JSON mapping, as the 1.4 charts' CRDs did:
 //! scalars typed (`integer`/`int32`, `number`, `boolean`, `string`), enums as their names,
 //! durations and timestamps as strings, `google.protobuf.Struct`/`Value` free-form, wrappers as
-//! nullable scalars, and a oneof as "at most one of these fields".
+//! nullable scalars, and a oneof as "at most one of these fields". Every field, list item and
+//! map value is nullable, because upstream reads `null` as "not set" everywhere (a chart's
+//! `services:` with nothing after it is a null list, and valid).
 //!
 //! Unknown fields: upstream ignores them in Istio kinds and rejects them in Mixer kinds, so Istio
 //! kinds' schemas keep unknown fields (`x-kubernetes-preserve-unknown-fields`, as the 1.4
@@ -293,14 +295,24 @@ fn field_schema(field: &FieldDescriptor, family: Family, depth: usize) -> Value 
             }
             _ => free_form(),
         };
-        return json!({"type": "object", "additionalProperties": value_schema});
+        return nullable(json!({"type": "object", "additionalProperties": nullable(value_schema)}));
     }
     let single = single_schema(field, family, depth + 1);
     if field.is_list() {
-        json!({"type": "array", "items": single})
+        nullable(json!({"type": "array", "items": nullable(single)}))
     } else {
-        single
+        nullable(single)
     }
+}
+
+/// Marks a schema as accepting `null` (free-form schemas accept it already).
+fn nullable(mut schema: Value) -> Value {
+    if let Value::Object(m) = &mut schema {
+        if m.contains_key("type") {
+            m.insert("nullable".into(), json!(true));
+        }
+    }
+    schema
 }
 
 fn single_schema(field: &FieldDescriptor, family: Family, depth: usize) -> Value {
@@ -377,11 +389,11 @@ mod tests {
         let spec = &vs["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
         assert_eq!(
             spec["properties"]["hosts"],
-            json!({"type": "array", "items": {"type": "string"}})
+            json!({"type": "array", "nullable": true, "items": {"type": "string", "nullable": true}})
         );
         assert_eq!(spec["x-kubernetes-preserve-unknown-fields"], true);
         let http = &spec["properties"]["http"]["items"]["properties"];
-        assert_eq!(http["timeout"], json!({"type": "string"}));
+        assert_eq!(http["timeout"], json!({"type": "string", "nullable": true}));
         // Istio kinds list JSON names; other spellings pass as preserved unknown fields.
         assert!(spec["properties"].get("exportTo").is_some());
         assert!(spec["properties"].get("export_to").is_none());

@@ -375,6 +375,48 @@ pub fn convert_object(
     })
 }
 
+/// Renders a config as a Kubernetes object (the reverse of [`convert_object`]): apiVersion and
+/// kind of its schema, its metadata, and its spec in protobuf JSON. A namespaced object without
+/// a namespace goes to `default`, as upstream does.
+pub fn to_object(cfg: &Config) -> Value {
+    let schema = cfg.meta.schema();
+    let mut metadata = Map::new();
+    metadata.insert("name".into(), Value::String(cfg.meta.name.clone()));
+    if !schema.cluster_scoped {
+        let ns = if cfg.meta.namespace.is_empty() {
+            "default"
+        } else {
+            cfg.meta.namespace.as_str()
+        };
+        metadata.insert("namespace".into(), Value::String(ns.to_string()));
+    }
+    let string_map = |m: &BTreeMap<String, String>| {
+        Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    };
+    if !cfg.meta.labels.is_empty() {
+        metadata.insert("labels".into(), string_map(&cfg.meta.labels));
+    }
+    if !cfg.meta.annotations.is_empty() {
+        metadata.insert("annotations".into(), string_map(&cfg.meta.annotations));
+    }
+    if !cfg.meta.resource_version.is_empty() {
+        metadata.insert(
+            "resourceVersion".into(),
+            Value::String(cfg.meta.resource_version.clone()),
+        );
+    }
+    let mut obj = Map::new();
+    obj.insert("apiVersion".into(), Value::String(schema.api_version()));
+    obj.insert("kind".into(), Value::String(schema.kube_kind.to_string()));
+    obj.insert("metadata".into(), Value::Object(metadata));
+    obj.insert("spec".into(), cfg.spec.to_json());
+    Value::Object(obj)
+}
+
 /// The outcome of reading a stream of config documents.
 #[derive(Debug, Default)]
 pub struct Inputs {
@@ -592,6 +634,27 @@ bogus: 1
         assert!(inputs.errors.is_empty(), "{:?}", inputs.errors);
         assert_eq!(inputs.configs.len(), 1);
         assert_eq!(inputs.others.len(), 1);
+    }
+
+    #[test]
+    fn objects_round_trip() {
+        let text = "apiVersion: networking.istio.io/v1alpha3\nkind: ServiceEntry\nmetadata: {name: se, labels: {a: b}}\n\
+                    spec: {hosts: [a.example.com], resolution: DNS, ports: [{number: 80, name: http, protocol: HTTP}]}\n---\n\
+                    apiVersion: rbac.istio.io/v1alpha1\nkind: ClusterRbacConfig\nmetadata: {name: default}\nspec: {mode: 'ON'}\n";
+        let inputs = parse_inputs(text, &OPTS);
+        assert!(inputs.errors.is_empty(), "{:?}", inputs.errors);
+        for cfg in &inputs.configs {
+            let obj = to_object(cfg);
+            let back = parse_object(obj).expect("envelope");
+            let again = convert_object(cfg.meta.schema(), &back, "cluster.local", "default")
+                .expect("config");
+            assert_eq!(&again, cfg);
+        }
+        let se = to_object(&inputs.configs[0]);
+        assert_eq!(se["metadata"]["namespace"], "default");
+        assert_eq!(se["spec"]["resolution"], "DNS");
+        let rbac = to_object(&inputs.configs[1]);
+        assert!(rbac["metadata"].get("namespace").is_none());
     }
 
     #[test]

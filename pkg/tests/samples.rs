@@ -22,7 +22,11 @@ fn samples_parse_validate_and_round_trip() {
     let mut files = Vec::new();
     sample_files(&root, &mut files);
     files.sort();
-    assert!(files.len() >= 10, "expected the bundled samples under {}", root.display());
+    assert!(
+        files.len() >= 10,
+        "expected the bundled samples under {}",
+        root.display()
+    );
     let opts = ParseOptions {
         domain: "cluster.local",
         default_namespace: "default",
@@ -33,13 +37,25 @@ fn samples_parse_validate_and_round_trip() {
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read sample");
         let inputs = kube::parse_inputs(&text, &opts);
-        assert!(inputs.errors.is_empty(), "{}: {:?}", file.display(), inputs.errors);
+        assert!(
+            inputs.errors.is_empty(),
+            "{}: {:?}",
+            file.display(),
+            inputs.errors
+        );
         for cfg in &inputs.configs {
             let what = format!("{}: {}/{}", file.display(), cfg.meta.kind, cfg.meta.key());
-            let back = cfg.spec.decode_same(&cfg.spec.encode_to_vec()).expect("binary decode");
+            let back = cfg
+                .spec
+                .decode_same(&cfg.spec.encode_to_vec())
+                .expect("binary decode");
             assert_eq!(back, cfg.spec, "{what}: binary round trip");
             let json = back.to_json();
-            let again = cfg.meta.schema().decode_spec(json.clone(), "spec").expect("JSON decode");
+            let again = cfg
+                .meta
+                .schema()
+                .decode_spec(json.clone(), "spec")
+                .expect("JSON decode");
             assert_eq!(again, cfg.spec, "{what}: JSON round trip");
             assert_eq!(again.to_json(), json, "{what}: stable JSON");
             configs += 1;
