@@ -7,6 +7,9 @@ HUB ?= docker.io/istio
 TAG ?= 1.4.10
 export ISTIO_CONFORMANCE_DIR ?= $(abspath ../shared/conformance/istio-1.4.10)
 
+# The packages whose binaries we ship (tools and test runners are not part of `make build`).
+PRODUCT_PACKAGES := istioctl
+
 .PHONY: help setup build test lint fmt conformance run bench fuzz e2e docker push clean
 
 help: ## List the targets
@@ -16,7 +19,7 @@ setup: ## Check the toolchain (installs rustfmt/clippy if missing)
 	@tools/setup.sh
 
 build: setup ## Release build of every binary, stamped with build info
-	@eval "$$(tools/report_build_info.sh)" && $(CARGO) build --release --workspace --bins --locked
+	@eval "$$(tools/report_build_info.sh)" && $(CARGO) build --release --locked --bins $(addprefix -p ,$(PRODUCT_PACKAGES))
 
 test: setup ## Unit and integration tests of every crate (includes the Bazel/Cargo drift check)
 	$(CARGO) test --workspace --locked
