@@ -99,24 +99,33 @@ fn push_digits(out: &mut String, value: u64, width: u32) {
     }
 }
 
-/// Formats `t` as the log timestamp used by Istio: `2006-01-02T15:04:05.000000Z` in UTC, with
-/// the microseconds truncated and every field written digit by digit (so always 27 characters).
-pub(crate) fn format_log_time(t: SystemTime) -> String {
-    let c = Civil::from_system_time(t);
-    let mut out = String::with_capacity(27);
-    push_digits(&mut out, c.year.rem_euclid(10_000) as u64, 4);
+/// Writes `YYYY-MM-DDTHH<sep>MM<sep>SS.` followed by `frac_digits` digits of the second's
+/// fraction (truncated), every field written digit by digit.
+fn push_date_time(out: &mut String, c: &Civil, time_sep: char, frac_digits: u32) {
+    push_digits(out, c.year.rem_euclid(10_000) as u64, 4);
     out.push('-');
-    push_digits(&mut out, c.month.into(), 2);
+    push_digits(out, c.month.into(), 2);
     out.push('-');
-    push_digits(&mut out, c.day.into(), 2);
+    push_digits(out, c.day.into(), 2);
     out.push('T');
-    push_digits(&mut out, c.hour.into(), 2);
-    out.push(':');
-    push_digits(&mut out, c.minute.into(), 2);
-    out.push(':');
-    push_digits(&mut out, c.second.into(), 2);
+    push_digits(out, c.hour.into(), 2);
+    out.push(time_sep);
+    push_digits(out, c.minute.into(), 2);
+    out.push(time_sep);
+    push_digits(out, c.second.into(), 2);
     out.push('.');
-    push_digits(&mut out, (c.nanos / 1000).into(), 6);
+    push_digits(
+        out,
+        u64::from(c.nanos) / 10u64.pow(9 - frac_digits),
+        frac_digits,
+    );
+}
+
+/// Formats `t` as the log timestamp used by Istio: `2006-01-02T15:04:05.000000Z` in UTC, with
+/// the microseconds truncated (so always 27 characters).
+pub(crate) fn format_log_time(t: SystemTime) -> String {
+    let mut out = String::with_capacity(27);
+    push_date_time(&mut out, &Civil::from_system_time(t), ':', 6);
     out.push('Z');
     out
 }
@@ -124,21 +133,8 @@ pub(crate) fn format_log_time(t: SystemTime) -> String {
 /// Formats `t` (UTC) as the timestamp lumberjack puts in rotated file names:
 /// `2006-01-02T15-04-05.000`.
 pub(crate) fn format_backup_time(t: SystemTime) -> String {
-    let c = Civil::from_system_time(t);
     let mut out = String::with_capacity(23);
-    push_digits(&mut out, c.year.rem_euclid(10_000) as u64, 4);
-    out.push('-');
-    push_digits(&mut out, c.month.into(), 2);
-    out.push('-');
-    push_digits(&mut out, c.day.into(), 2);
-    out.push('T');
-    push_digits(&mut out, c.hour.into(), 2);
-    out.push('-');
-    push_digits(&mut out, c.minute.into(), 2);
-    out.push('-');
-    push_digits(&mut out, c.second.into(), 2);
-    out.push('.');
-    push_digits(&mut out, (c.nanos / 1_000_000).into(), 3);
+    push_date_time(&mut out, &Civil::from_system_time(t), '-', 3);
     out
 }
 
