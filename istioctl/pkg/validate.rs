@@ -144,25 +144,19 @@ impl Validator {
     }
 
     fn validate_value(&self, value: Value, position: kube::Position, report: &mut Report) {
-        let obj = match kube::parse_object(value) {
-            Ok(obj) => obj,
-            Err(e) => {
-                report.errors.push(format!("{position}: {e}"));
-                return;
+        for obj in kube::objects(value) {
+            match obj {
+                Ok(obj) => self.validate_object(&obj, report),
+                Err(e) => report.errors.push(format!("{position}: {e}")),
             }
-        };
-        if obj.is_list() {
-            if let Some(Value::Array(items)) = obj.raw.get("items") {
-                for item in items.clone() {
-                    self.validate_value(item, position, report);
-                }
-            }
-            return;
         }
+    }
+
+    fn validate_object(&self, obj: &KubeObject, report: &mut Report) {
         let prefix = obj.reference().to_string();
         let push = |report: &mut Report, e: String| report.errors.push(format!("{prefix}: {e}"));
         if let Some(s) = schema::istio_by_kube_kind(&obj.kind) {
-            for e in self.check_config(s, &obj) {
+            for e in self.check_config(s, obj) {
                 push(report, e);
             }
             return;
@@ -172,7 +166,7 @@ impl Validator {
                 .filter(|s| s.family == Family::Mixer)
             {
                 Some(s) => {
-                    for e in self.check_config(s, &obj) {
+                    for e in self.check_config(s, obj) {
                         push(report, e);
                     }
                 }
@@ -191,11 +185,11 @@ impl Validator {
         }
         match obj.kind.as_str() {
             "Service" => {
-                for e in self.check_service(&obj) {
+                for e in self.check_service(obj) {
                     report.errors.push(e);
                 }
             }
-            "Deployment" => self.check_deployment(&obj, report),
+            "Deployment" => self.check_deployment(obj, report),
             _ => {}
         }
     }

@@ -458,37 +458,52 @@ pub fn parse_inputs(text: &str, opts: &ParseOptions<'_>) -> Inputs {
     inputs
 }
 
-fn read_value(value: Value, position: Position, opts: &ParseOptions<'_>, inputs: &mut Inputs) {
-    let obj = match parse_object(value) {
-        Ok(obj) => obj,
-        Err(error) => {
-            inputs.errors.push(DocumentError {
-                position,
-                object: None,
-                error: Box::new(error),
-            });
-            return;
-        }
-    };
-    if obj.is_list() {
-        if let Some(Value::Array(items)) = obj.raw.get("items") {
-            for item in items.clone() {
-                read_value(item, position, opts, inputs);
+/// Reads the objects of one document: the object itself, or the items of a `List` (recursively,
+/// without copying them).
+pub fn objects(value: Value) -> Vec<Result<KubeObject, Error>> {
+    let mut out = Vec::new();
+    push_objects(value, &mut out);
+    out
+}
+
+fn push_objects(value: Value, out: &mut Vec<Result<KubeObject, Error>>) {
+    match parse_object(value) {
+        Ok(mut obj) if obj.is_list() => {
+            if let Some(Value::Array(items)) = obj.raw.remove("items") {
+                for item in items {
+                    push_objects(item, out);
+                }
             }
         }
-        return;
+        other => out.push(other),
     }
-    let Some(schema) = schema_for(&obj) else {
-        inputs.others.push(obj);
-        return;
-    };
-    match read_config(schema, &obj, opts) {
-        Ok(cfg) => inputs.configs.push(cfg),
-        Err(error) => inputs.errors.push(DocumentError {
-            position,
-            object: Some(obj.reference()),
-            error: Box::new(error),
-        }),
+}
+
+fn read_value(value: Value, position: Position, opts: &ParseOptions<'_>, inputs: &mut Inputs) {
+    for obj in objects(value) {
+        let obj = match obj {
+            Ok(obj) => obj,
+            Err(error) => {
+                inputs.errors.push(DocumentError {
+                    position,
+                    object: None,
+                    error: Box::new(error),
+                });
+                continue;
+            }
+        };
+        let Some(schema) = schema_for(&obj) else {
+            inputs.others.push(obj);
+            continue;
+        };
+        match read_config(schema, &obj, opts) {
+            Ok(cfg) => inputs.configs.push(cfg),
+            Err(error) => inputs.errors.push(DocumentError {
+                position,
+                object: Some(obj.reference()),
+                error: Box::new(error),
+            }),
+        }
     }
 }
 
