@@ -44,6 +44,7 @@
 //!   size/age rotated file opened at the first write.
 
 mod clock;
+pub use clock::rfc3339_utc;
 mod encode;
 mod layer;
 mod level;

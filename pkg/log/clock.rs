@@ -17,6 +17,16 @@ pub(crate) struct Civil {
     pub nanos: u32,
 }
 
+/// `t` in RFC 3339 at second precision, UTC (`2006-01-02T15:04:05Z`), as Go's
+/// `time.RFC3339` prints a UTC time.
+pub fn rfc3339_utc(t: SystemTime) -> String {
+    let c = Civil::from_system_time(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
 /// Nanoseconds since the Unix epoch (negative before it).
 fn unix_nanos(t: SystemTime) -> i128 {
     match t.duration_since(UNIX_EPOCH) {
@@ -196,6 +206,15 @@ pub(crate) fn parse_backup_time(s: &str) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_of_known_instants() {
+        assert_eq!(rfc3339_utc(at(0, 0)), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc3339_utc(at(1_600_000_000, 999_000_000)),
+            "2020-09-13T12:26:40Z"
+        );
+    }
 
     fn at(secs: u64, nanos: u32) -> SystemTime {
         UNIX_EPOCH + Duration::new(secs, nanos)

@@ -1,0 +1,1 @@
+//! (filled in by the pilot-discovery work: see lib.rs)
