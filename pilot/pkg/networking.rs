@@ -1,1 +1,3 @@
-//! (filled in by the pilot-discovery work: see lib.rs)
+//! Envoy configuration generation (upstream `pilot/pkg/networking`).
+
+pub mod core;
