@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod ctrlz;
 pub mod gostr;
+pub mod keepalive;
 pub mod kube;
 pub mod log;
 pub mod version;
