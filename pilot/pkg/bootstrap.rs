@@ -1,1 +1,8 @@
-//! (filled in by the pilot-discovery work: see lib.rs)
+//! Wiring of `pilot-discovery discovery` (upstream `pilot/pkg/bootstrap`): flags, the HTTP
+//! and monitoring servers, and the server that ties registries, config stores and the xDS
+//! server together.
+
+pub mod args;
+pub mod http;
+
+pub use args::PilotArgs;

@@ -17,4 +17,5 @@ pub mod features;
 pub mod model;
 pub mod networking;
 pub mod proxy;
+pub mod request;
 pub mod serviceregistry;

@@ -14,7 +14,11 @@ pub const REGISTRIES: &[&str] = &["Kubernetes", "Consul", "MCP", "Mock"];
 pub struct PilotArgs {
     /// Comma separated list of platform service registries to read from (choose one or more
     /// from {Kubernetes, Consul, MCP, Mock})
-    #[arg(long = "registries", value_delimiter = ',', default_value = "Kubernetes")]
+    #[arg(
+        long = "registries",
+        value_delimiter = ',',
+        default_value = "Kubernetes"
+    )]
     pub registries: Vec<String>,
 
     /// Namespace for ConfigMap which stores clusters configs
@@ -31,7 +35,10 @@ pub struct PilotArgs {
 
     /// File name for Istio mesh networks configuration. If not specified, a default mesh
     /// networks will be used.
-    #[arg(long = "networksConfig", default_value = "/etc/istio/config/meshNetworks")]
+    #[arg(
+        long = "networksConfig",
+        default_value = "/etc/istio/config/meshNetworks"
+    )]
     pub networks_config: PathBuf,
 
     /// Select a namespace where the controller resides. If not set, uses ${POD_NAMESPACE}
@@ -40,7 +47,11 @@ pub struct PilotArgs {
     pub namespace: String,
 
     /// comma separated list of networking plugins to enable
-    #[arg(long = "plugins", value_delimiter = ',', default_value = "authn,authz,health,mixer")]
+    #[arg(
+        long = "plugins",
+        value_delimiter = ',',
+        default_value = "authn,authz,health,mixer"
+    )]
     pub plugins: Vec<String>,
 
     /// Max message size received by MCP's grpc client
@@ -124,7 +135,8 @@ fn parse_bool(s: &str) -> Result<bool, String> {
 /// address string for tokio; an empty host means all interfaces.
 pub fn listen_addr(addr: &str) -> Result<String, String> {
     let (host, port) = istio_pkg::gostr::split_host_port(addr)?;
-    port.parse::<u16>().map_err(|_| format!("invalid port {port:?} in address {addr:?}"))?;
+    port.parse::<u16>()
+        .map_err(|_| format!("invalid port {port:?} in address {addr:?}"))?;
     Ok(match host {
         "" => format!("[::]:{port}"),
         h if h.contains(':') => format!("[{h}]:{port}"),
@@ -173,7 +185,9 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> PilotArgs {
-        Cli::try_parse_from(std::iter::once("discovery").chain(args.iter().copied())).unwrap().a
+        Cli::try_parse_from(std::iter::once("discovery").chain(args.iter().copied()))
+            .unwrap()
+            .a
     }
 
     #[test]
@@ -202,8 +216,6 @@ mod tests {
             "istio-system",
             "--secureGrpcAddr",
             "",
-            "--keepaliveMaxServerConnectionAge",
-            "30m",
         ]);
         assert_eq!(a.app_namespace, "istio-system");
         assert_eq!(a.secure_grpc_addr, "");
@@ -211,7 +223,12 @@ mod tests {
 
     #[test]
     fn lists_and_bools() {
-        let a = parse(&["--registries", "Mock,Kubernetes", "--profile=false", "--disable-install-crds"]);
+        let a = parse(&[
+            "--registries",
+            "Mock,Kubernetes",
+            "--profile=false",
+            "--disable-install-crds",
+        ]);
         assert_eq!(a.registries, vec!["Mock", "Kubernetes"]);
         assert!(!a.profile);
         assert!(a.disable_install_crds);
