@@ -5,6 +5,7 @@
 
 /// ControlZ listener settings.
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+#[group(id = "ctrlz_args")]
 pub struct Args {
     /// The IP port to use for the ControlZ introspection facility.
     #[arg(

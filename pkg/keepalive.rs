@@ -10,6 +10,7 @@ pub const INFINITY: Duration = Duration::from_nanos(i64::MAX as u64);
 
 /// Keepalive settings of a gRPC server.
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+#[group(id = "keepalive_args")]
 pub struct Args {
     /// Time after which the server pings an idle client connection to see if it is alive.
     #[arg(

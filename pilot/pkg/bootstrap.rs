@@ -3,6 +3,7 @@
 //! server together.
 
 pub mod args;
+pub mod cli;
 pub mod http;
 
 pub use args::PilotArgs;
