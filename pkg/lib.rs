@@ -8,5 +8,6 @@ pub mod gostr;
 pub mod keepalive;
 pub mod kube;
 pub mod log;
+pub mod monitoring;
 pub mod version;
 pub mod yaml;
