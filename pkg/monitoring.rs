@@ -84,7 +84,7 @@ mod tests {
             "Number of endpoints connected to this pilot using XDS.",
             gauge.clone(),
         );
-        let hist = Histogram::new([0.5, 1.0].into_iter());
+        let hist = Histogram::new([0.5, 1.0]);
         r.register("pilot_proxy_convergence_time", "Delay", hist.clone());
         pushes
             .get_or_create(&vec![("type".into(), "cds".into())])
