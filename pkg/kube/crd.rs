@@ -97,3 +97,37 @@ pub async fn install_crds(
         .await;
     results.into_iter().collect()
 }
+
+/// Creates the CRDs the API server does not have yet and waits until they are established
+/// (upstream pilot's start-up check, skipped with `--disable-install-crds`). Existing CRDs are
+/// left as they are: the install (istio-init) owns them.
+pub async fn create_missing_crds(
+    client: kube::Client,
+    crds: &[Value],
+    timeout: Duration,
+) -> Result<Vec<String>, Error> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut missing = Vec::new();
+    for crd in crds {
+        let name = crd["metadata"]["name"]
+            .as_str()
+            .ok_or_else(|| Error::Other("CRD without metadata.name".into()))?;
+        if api
+            .get_opt(name)
+            .await
+            .map_err(|e| Error::Other(format!("reading CRD {name}: {e}")))?
+            .is_none()
+        {
+            missing.push(crd.clone());
+        }
+    }
+    let names = missing
+        .iter()
+        .filter_map(|c| c["metadata"]["name"].as_str().map(str::to_string))
+        .collect();
+    if !missing.is_empty() {
+        install_crds(client, &missing, timeout).await?;
+    }
+    Ok(names)
+}
+
