@@ -5,5 +5,6 @@
 pub mod args;
 pub mod cli;
 pub mod http;
+pub mod secure;
 
 pub use args::PilotArgs;
