@@ -106,22 +106,6 @@ impl Outcome {
     }
 }
 
-/// Waits until `addr` accepts TCP connections.
-pub async fn wait_for_port(addr: &str, limit: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(anyhow!(
-                "{addr} did not accept connections within {limit:?}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn string_value(s: &str) -> Value {
     Value {
         kind: Some(Kind::StringValue(s.to_owned())),

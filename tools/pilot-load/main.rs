@@ -62,9 +62,9 @@ struct RunArgs {
     /// pid of the pilot-discovery process, for CPU and peak RSS figures.
     #[arg(long)]
     pilot_pid: Option<u32>,
-    /// Start this command (pilot-discovery and its flags) and measure it; it is stopped with
-    /// SIGTERM at the end. Waits for the ADS port before connecting.
-    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "CMD")]
+    /// Start this command (pilot-discovery and its flags, after `--`) and measure it; it is
+    /// stopped with SIGTERM at the end. Waits for the ADS port before connecting.
+    #[arg(last = true, value_name = "CMD")]
     spawn: Vec<String>,
 }
 
@@ -116,8 +116,21 @@ async fn run(args: RunArgs) -> anyhow::Result<bool> {
             .spawn()
             .map_err(|e| anyhow::anyhow!("cannot start {:?}: {e}", args.spawn[0]))?;
         pid = c.id();
+        let mut c = c;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = c.try_wait()? {
+                anyhow::bail!("{:?} exited before serving: {status}", args.spawn[0]);
+            }
+            if tokio::net::TcpStream::connect(&args.addr).await.is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("{} did not accept connections within 60s", args.addr);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         child = Some(c);
-        client::wait_for_port(&args.addr, Duration::from_secs(60)).await?;
     }
     let sampler = pid.map(procstat::Sampler::start);
     let cpu_before = pid.and_then(procstat::cpu_seconds);
