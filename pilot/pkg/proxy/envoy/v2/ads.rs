@@ -366,6 +366,8 @@ impl DiscoveryServer {
                 match kind {
                     // Wildcard types: an ACK never asks for anything new.
                     ResourceKind::Cluster | ResourceKind::Listener => false,
+                    // An EDS ACK need not repeat the cluster names (as upstream).
+                    ResourceKind::Endpoint if names.is_empty() => false,
                     ResourceKind::Endpoint | ResourceKind::Route => {
                         if names == s.names {
                             false
@@ -553,31 +555,43 @@ impl DiscoveryServer {
         } else {
             0
         };
-        let key = CacheKey {
+        let key = |version| CacheKey {
             kind,
             scope,
             names: names_hash,
             version,
         };
         let gen = &self.generator;
-        self.cache
-            .get_or_build(&push.version, key, || match kind {
-                ResourceKind::Cluster => {
-                    encode_all(V3_CLUSTER, gen.build_clusters(&proxy, push).iter(), version)
-                }
+        // Generated once per key as v3; v2 clients get the downgrade of that build.
+        let v3 = self
+            .cache
+            .get_or_build(&push.version, key(XdsVersion::V3), || match kind {
+                ResourceKind::Cluster => encode_all(
+                    V3_CLUSTER,
+                    gen.build_clusters(&proxy, push).iter(),
+                    XdsVersion::V3,
+                ),
                 ResourceKind::Listener => encode_all(
                     V3_LISTENER,
                     gen.build_listeners(&proxy, push).iter(),
-                    version,
+                    XdsVersion::V3,
                 ),
                 ResourceKind::Route => encode_all(
                     V3_ROUTE,
                     gen.build_http_routes(&proxy, push, names).iter(),
-                    version,
+                    XdsVersion::V3,
                 ),
                 ResourceKind::Endpoint => Ok(Vec::new()),
             })
-            .await
+            .await?;
+        match version {
+            XdsVersion::V3 => Ok(v3),
+            XdsVersion::V2 => {
+                self.cache
+                    .get_or_build(&push.version, key(XdsVersion::V2), || downgrade_all(&v3))
+                    .await
+            }
+        }
     }
 
     fn endpoint_resources(
@@ -641,6 +655,17 @@ impl DiscoveryServer {
             .eds_put(&push.version, cluster, version, generation, r.clone());
         Ok(r)
     }
+}
+
+/// The v2 form of encoded v3 resources.
+fn downgrade_all(v3: &[EncodedResource]) -> Result<Vec<EncodedResource>, DowngradeError> {
+    v3.iter()
+        .map(|r| {
+            let any = prost_types::Any::decode(r.as_ref())
+                .map_err(|e| DowngradeError::UnknownType(format!("undecodable resource: {e}")))?;
+            Ok(encode_any(&downgrade(any)?))
+        })
+        .collect()
 }
 
 /// Encodes v3 messages as `Any`s, downgraded for v2 clients.

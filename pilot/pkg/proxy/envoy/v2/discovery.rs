@@ -194,8 +194,8 @@ impl DiscoveryServer {
             .len()
     }
 
-    /// Snapshot of the connection table.
-    pub(crate) fn connections(&self) -> Vec<Arc<Connection>> {
+    /// Snapshot of the connection table, sorted by connection id.
+    pub fn connections(&self) -> Vec<Arc<Connection>> {
         let mut v: Vec<_> = self
             .connections
             .read()
