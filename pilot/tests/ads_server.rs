@@ -129,17 +129,25 @@ impl ServiceDiscovery for FakeRegistry {
     }
 }
 
-struct EmptyStore;
+/// A read-only store of DestinationRules.
+#[derive(Default)]
+struct RuleStore {
+    configs: Mutex<Vec<Arc<Config>>>,
+}
 
-impl ConfigStore for EmptyStore {
+impl ConfigStore for RuleStore {
     fn kinds(&self) -> Vec<Kind> {
-        Vec::new()
+        vec![Kind::DestinationRule]
     }
     fn get(&self, _kind: Kind, _name: &str, _namespace: &str) -> Option<Arc<Config>> {
         None
     }
     fn list(&self, kind: Kind, _ns: Option<&str>) -> Result<Vec<Arc<Config>>, StoreError> {
-        Err(StoreError::UnknownKind { kind })
+        if kind == Kind::DestinationRule {
+            Ok(self.configs.lock().unwrap().clone())
+        } else {
+            Err(StoreError::UnknownKind { kind })
+        }
     }
     fn create(&self, c: Config) -> Result<String, StoreError> {
         Err(StoreError::ReadOnly {
@@ -280,6 +288,7 @@ fn endpoint(ip: &str, port_name: &str) -> IstioEndpoint {
 struct Harness {
     server: Arc<DiscoveryServer>,
     registry: Arc<FakeRegistry>,
+    store: Arc<RuleStore>,
     generator: Arc<FakeGenerator>,
     addr: std::net::SocketAddr,
     shutdown: CancellationToken,
@@ -305,9 +314,10 @@ impl Harness {
             "default",
             &[("http", 9080), ("grpc", 7070)],
         ));
+        let store = Arc::new(RuleStore::default());
         let env = Arc::new(Environment::new(
             registry.clone(),
-            Arc::new(EmptyStore),
+            store.clone(),
             MeshConfig::default(),
             MeshNetworks::default(),
             "cluster.local",
@@ -346,6 +356,7 @@ impl Harness {
         let h = Harness {
             server,
             registry,
+            store,
             generator,
             addr,
             shutdown,
@@ -1064,4 +1075,225 @@ impl tonic::codec::Encoder for RawCodec {
         dst.put_slice(&item);
         Ok(())
     }
+}
+
+#[tokio::test]
+async fn subset_clusters_select_destination_rule_labels() {
+    use istio_api::istio::networking::v1alpha3::{DestinationRule, Subset};
+    use istio_pkg::config::model::{ConfigMeta, Spec};
+    let h = Harness::start().await;
+    let mut v1 = endpoint("10.9.0.1", "http");
+    v1.labels.0.insert("version".into(), "v1".into());
+    let mut v2 = endpoint("10.9.0.2", "http");
+    v2.labels.0.insert("version".into(), "v2".into());
+    h.server.eds_update(
+        "Kubernetes",
+        "reviews.default.svc.cluster.local",
+        "default",
+        vec![v1, v2],
+    );
+    h.store.configs.lock().unwrap().push(Arc::new(Config {
+        meta: ConfigMeta::new(Kind::DestinationRule, "reviews", "default"),
+        spec: Spec::DestinationRule(DestinationRule {
+            host: "reviews".into(),
+            subsets: vec![Subset {
+                name: "v1".into(),
+                labels: [("version".to_string(), "v1".to_string())].into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+    }));
+    h.server.clear_cache();
+    h.wait_for_push().await;
+    let mut c = h.connect(Api::V3, &sidecar("10.9.1.1", "default")).await;
+    let subset = "outbound|9080|v1|reviews.default.svc.cluster.local";
+    let unknown = "outbound|9080|v9|reviews.default.svc.cluster.local";
+    c.request(V3_EDS, &[subset, unknown, REVIEWS]).await;
+    let eds = c.recv_type(V3_EDS).await;
+    let addrs = |name: &str| -> Vec<String> {
+        cla(&eds, name).endpoints[0]
+            .lb_endpoints
+            .iter()
+            .map(|e| match &e.host_identifier {
+                Some(envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint::HostIdentifier::Endpoint(ep)) => {
+                    match ep.address.as_ref().and_then(|a| a.address.as_ref()) {
+                        Some(envoy_types::pb::envoy::config::core::v3::address::Address::SocketAddress(sa)) => sa.address.clone(),
+                        _ => String::new(),
+                    }
+                }
+                _ => String::new(),
+            })
+            .collect()
+    };
+    assert_eq!(addrs(subset), vec!["10.9.0.1"]);
+    // A subset the rule does not define selects every endpoint, as upstream.
+    assert_eq!(addrs(unknown).len(), 2);
+    assert_eq!(addrs(REVIEWS).len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale: 1,000 services x 10 endpoints, 2,000 sidecars (ignored by default; run with
+// `cargo test --release -p istio-pilot --test ads_server -- --ignored --nocapture scale`).
+// The sidecars run in a child process (this test binary again), so the RSS measured is the
+// server's.
+
+const SCALE_SERVICES: usize = 1000;
+const SCALE_ENDPOINTS: usize = 10;
+const SCALE_SIDECARS: usize = 2000;
+
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn scale_2000_sidecars_1000_services() {
+    use tokio::io::AsyncBufReadExt;
+    let h = Harness::start().await;
+    for i in 0..SCALE_SERVICES {
+        let ns = format!("ns-{}", i % 10);
+        h.registry
+            .add(service(&format!("svc-{i}"), &ns, &[("http", 9080)]));
+        let eps = (0..SCALE_ENDPOINTS)
+            .map(|j| endpoint(&format!("10.{}.{}.{}", i / 250, i % 250, j + 1), "http"))
+            .collect();
+        h.server.eds_update(
+            "Kubernetes",
+            &format!("svc-{i}.{ns}.svc.cluster.local"),
+            &ns,
+            eds_with(eps),
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let base = rss_kib("VmRSS:");
+    let t0 = std::time::Instant::now();
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "scale_client_process",
+            "--nocapture",
+        ])
+        .env("ADS_SCALE_ADDR", h.addr.to_string())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(300), lines.next_line())
+            .await
+            .expect("clients did not get ready")
+            .unwrap()
+            .expect("client process ended");
+        if line.contains("SCALE-READY") {
+            break;
+        }
+    }
+    let connected = t0.elapsed();
+    assert_eq!(h.server.connection_count(), SCALE_SIDECARS);
+    let after_connect = rss_kib("VmRSS:");
+    let (builds0, _) = h.server.cache_stats();
+    let cds_builds0 = h.generator.cluster_builds.load(Ordering::SeqCst);
+    // A full push to everyone; wait until every proxy ACKed the new CDS and EDS.
+    let t1 = std::time::Instant::now();
+    h.server.clear_cache();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    loop {
+        let version = h.server.push_context().version.clone();
+        let done = h.server.connections().iter().all(|c| {
+            let cds = c.type_state(ResourceKind::Cluster);
+            let eds = c.type_state(ResourceKind::Endpoint);
+            cds.version_acked == version && eds.version_acked == version
+        });
+        if done {
+            break;
+        }
+        assert!(
+            t1.elapsed() < Duration::from_secs(120),
+            "push did not converge"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let converged = t1.elapsed();
+    let (builds1, hits1) = h.server.cache_stats();
+    println!(
+        "scale: {SCALE_SERVICES} services x {SCALE_ENDPOINTS} endpoints, {SCALE_SIDECARS} sidecars: \
+         connect+initial fetch {connected:?}; full push converged in {converged:?}; \
+         RSS before clients {} MiB, after initial fetch {} MiB, after push {} MiB, peak {} MiB; \
+         CDS generations for the push: {} (10 namespaces); cache builds {} hits {hits1}",
+        base / 1024,
+        after_connect / 1024,
+        rss_kib("VmRSS:") / 1024,
+        rss_kib("VmHWM:") / 1024,
+        h.generator.cluster_builds.load(Ordering::SeqCst) - cds_builds0,
+        builds1 - builds0,
+    );
+    assert_eq!(
+        h.generator.cluster_builds.load(Ordering::SeqCst) - cds_builds0,
+        10,
+        "one CDS generation per namespace scope"
+    );
+    let _ = child.kill().await;
+}
+
+fn eds_with(eps: Vec<IstioEndpoint>) -> Vec<IstioEndpoint> {
+    eps
+}
+
+/// The sidecars of the scale test (run as a child process by it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn scale_client_process() {
+    let Ok(addr) = std::env::var("ADS_SCALE_ADDR") else {
+        return;
+    };
+    let sem = Arc::new(tokio::sync::Semaphore::new(50));
+    let (ready_tx, mut ready_rx) = mpsc::channel::<()>(SCALE_SIDECARS);
+    for i in 0..SCALE_SIDECARS {
+        let addr = addr.clone();
+        let sem = sem.clone();
+        let ready = ready_tx.clone();
+        tokio::spawn(async move {
+            let permit = sem.acquire_owned().await.unwrap();
+            let ch = Endpoint::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let ip = format!("10.200.{}.{}", i / 250, i % 250);
+            let mut c =
+                AdsClient::connect(ch, Api::V2, &sidecar(&ip, &format!("ns-{}", i % 10))).await;
+            c.request(V2_CDS, &[]).await;
+            let cds = c.recv_type(V2_CDS).await;
+            c.ack(&cds, &[]).await;
+            let names = cluster_names(&cds);
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            c.request(V2_EDS, &names).await;
+            let eds = c.recv_type(V2_EDS).await;
+            c.ack(&eds, &names).await;
+            c.request(V2_LDS, &[]).await;
+            let lds = c.recv_type(V2_LDS).await;
+            c.ack(&lds, &[]).await;
+            drop(permit);
+            ready.send(()).await.unwrap();
+            // Keep ACKing pushes, as Envoy does.
+            while let Ok(Some(r)) = c.rx.message().await {
+                let names: &[&str] = if r.type_url == V2_EDS { &names } else { &[] };
+                c.ack(&r, names).await;
+            }
+        });
+    }
+    for _ in 0..SCALE_SIDECARS {
+        ready_rx.recv().await.unwrap();
+    }
+    println!("SCALE-READY");
+    std::future::pending::<()>().await;
 }

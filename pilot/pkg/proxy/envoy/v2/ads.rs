@@ -62,20 +62,72 @@ fn kind_index(kind: ResourceKind) -> usize {
 }
 
 /// Watch and ACK state of one resource type on one connection.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TypeState {
     /// A request for the type was received.
     pub watching: bool,
     /// The API version of the type URL the client asked for.
     pub version: Option<XdsVersion>,
-    /// Watched names (EDS clusters, RDS route configs), sorted.
-    pub names: Vec<String>,
+    /// Watched names (EDS clusters, RDS route configs), sorted; shared between connections
+    /// watching the same list.
+    pub names: Arc<[String]>,
     pub nonce_sent: String,
     pub nonce_acked: String,
     pub version_sent: String,
     pub version_acked: String,
     /// Number of resources in the last response.
     pub resources_sent: usize,
+}
+
+impl Default for TypeState {
+    fn default() -> Self {
+        TypeState {
+            watching: false,
+            version: None,
+            names: Arc::from(Vec::new()),
+            nonce_sent: String::new(),
+            nonce_acked: String::new(),
+            version_sent: String::new(),
+            version_acked: String::new(),
+            resources_sent: 0,
+        }
+    }
+}
+
+/// Interns watch lists: thousands of sidecars watch the same clusters, and keep one copy.
+#[derive(Debug, Default)]
+pub(crate) struct NameInterner {
+    lists: Mutex<std::collections::HashMap<u64, Vec<std::sync::Weak<[String]>>>>,
+}
+
+impl NameInterner {
+    pub(crate) fn intern(&self, names: Vec<String>) -> Arc<[String]> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        names.hash(&mut h);
+        let key = h.finish();
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = lists.entry(key).or_default();
+        bucket.retain(|w| w.strong_count() > 0);
+        if let Some(found) = bucket
+            .iter()
+            .filter_map(|w| w.upgrade())
+            .find(|a| a[..] == names[..])
+        {
+            return found;
+        }
+        let a: Arc<[String]> = Arc::from(names);
+        bucket.push(Arc::downgrade(&a));
+        a
+    }
+
+    /// Drops buckets whose lists are all gone.
+    pub(crate) fn sweep(&self) {
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        lists.retain(|_, b| {
+            b.retain(|w| w.strong_count() > 0);
+            !b.is_empty()
+        });
+    }
 }
 
 /// One ADS stream (upstream `XdsConnection`).
@@ -222,6 +274,8 @@ impl DiscoveryServer {
         self.add_connection(con.clone());
         let result = self.serve(&con, first, &mut requests, &tx, t0).await;
         self.remove_connection(&con.con_id);
+        drop(con);
+        self.names.sweep();
         result
     }
 
@@ -369,10 +423,10 @@ impl DiscoveryServer {
                     // An EDS ACK need not repeat the cluster names (as upstream).
                     ResourceKind::Endpoint if names.is_empty() => false,
                     ResourceKind::Endpoint | ResourceKind::Route => {
-                        if names == s.names {
+                        if names[..] == s.names[..] {
                             false
                         } else {
-                            s.names = names;
+                            s.names = self.names.intern(names);
                             s.version = Some(version);
                             true
                         }
@@ -396,7 +450,7 @@ impl DiscoveryServer {
                 s.watching = true;
                 s.version = Some(version);
                 if matches!(kind, ResourceKind::Endpoint | ResourceKind::Route) {
-                    s.names = names;
+                    s.names = self.names.intern(names);
                 }
                 true
             }
@@ -805,5 +859,54 @@ where
                 ))))
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_watch_lists_share_one_copy() {
+        let i = NameInterner::default();
+        let a = i.intern(vec!["x".into(), "y".into()]);
+        let b = i.intern(vec!["x".into(), "y".into()]);
+        let c = i.intern(vec!["x".into()]);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        drop((a, b, c));
+        i.sweep();
+        assert!(i.lists.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn enqueue_merges_pending_pushes() {
+        let con = Connection {
+            con_id: "n-1".into(),
+            peer_addr: "127.0.0.1:1".into(),
+            connect_time: SystemTime::now(),
+            transport: XdsVersion::V3,
+            proxy: RwLock::new(Arc::new(
+                Proxy::parse(
+                    "sidecar~1.1.1.1~a.ns~ns.svc.cluster.local",
+                    NodeMetadata::default(),
+                )
+                .unwrap(),
+            )),
+            node_locality: None,
+            state: Mutex::new(Default::default()),
+            pending: Mutex::new(None),
+            notify: Notify::new(),
+            close: CancellationToken::new(),
+        };
+        con.enqueue(PushRequest::eds(["a".to_string()]));
+        con.enqueue(PushRequest::eds(["b".to_string()]));
+        let (req, _) = con.take_pending().unwrap();
+        assert!(!req.full);
+        assert_eq!(req.eds_updates.len(), 2);
+        assert!(con.take_pending().is_none());
+        con.enqueue(PushRequest::eds(["a".to_string()]));
+        con.enqueue(PushRequest::full());
+        assert!(con.take_pending().unwrap().0.full);
     }
 }

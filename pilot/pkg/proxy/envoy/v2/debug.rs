@@ -197,7 +197,7 @@ async fn edsz(State(s): S, Query(q): Params) -> Response {
     let mut clusters: Vec<String> = s
         .connections()
         .iter()
-        .flat_map(|c| c.type_state(ResourceKind::Endpoint).names)
+        .flat_map(|c| c.type_state(ResourceKind::Endpoint).names.to_vec())
         .collect();
     clusters.sort();
     clusters.dedup();

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use istio_pkg::config::schema::Kind;
 
-use super::ads::Connection;
+use super::ads::{Connection, NameInterner};
 use super::cache::ResponseCache;
 use super::debounce::{debounce, DebounceOptions};
 use super::eds::{EndpointIndex, UpdateOutcome};
@@ -47,6 +47,7 @@ pub struct DiscoveryServer {
     /// Clusters without endpoints in the current push context (`pilot_eds_no_instances`).
     pub(crate) no_instances: Mutex<BTreeSet<String>>,
     ready_checks: Mutex<Vec<Arc<dyn Fn() -> bool + Send + Sync>>>,
+    pub(crate) names: NameInterner,
     pub(crate) shutdown: Mutex<CancellationToken>,
 }
 
@@ -96,6 +97,7 @@ impl DiscoveryServer {
             conn_counter: AtomicU64::new(0),
             no_instances: Mutex::new(BTreeSet::new()),
             ready_checks: Mutex::new(Vec::new()),
+            names: NameInterner::default(),
             shutdown: Mutex::new(CancellationToken::new()),
         });
         s.record_push_metrics(&push);

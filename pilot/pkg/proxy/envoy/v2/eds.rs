@@ -18,7 +18,9 @@ use envoy_types::pb::google::protobuf::{value, Struct, UInt32Value, Value};
 
 use crate::model::service::AddressFamily;
 use crate::model::{Environment, IstioEndpoint, PushContext};
-use istio_pkg::config::labels;
+use istio_pkg::config::model::Spec;
+use istio_pkg::config::schema::Kind;
+use istio_pkg::config::{host, labels};
 
 /// Endpoint metadata keys (upstream `util.IstioMetadataKey`,
 /// `util.EnvoyTransportSocketMetadataKey`).
@@ -268,11 +270,59 @@ pub fn locality_lb_endpoints<'a>(
         .collect()
 }
 
-/// Endpoint labels a subset selects: the labels of the named subset of the service's
-/// DestinationRule. DestinationRules are not interpreted yet, so every subset selects all
-/// endpoints of the port (upstream's behaviour for a subset without a DestinationRule).
-fn subset_labels(_push: &PushContext, _subset: &str, _hostname: &str) -> labels::Collection {
-    labels::Collection::default()
+/// A DestinationRule host made fully qualified relative to the rule's namespace (upstream
+/// `ResolveShortnameToFQDN`): names without a dot get `.<namespace>.svc.<domain>`.
+pub fn resolve_short_name(host: &str, namespace: &str, domain: &str) -> String {
+    if host == "*" || host.contains('.') {
+        return host.to_owned();
+    }
+    let mut out = host.to_owned();
+    if !namespace.is_empty() {
+        out.push('.');
+        out.push_str(namespace);
+    }
+    if !domain.is_empty() {
+        out.push_str(".svc.");
+        out.push_str(domain);
+    }
+    out
+}
+
+/// Endpoint labels a subset selects (upstream `SubsetToLabels` without a proxy): the labels
+/// of the named subset in the DestinationRule for `hostname` (an exact host first, else the
+/// most specific wildcard). An empty subset, no rule or no such subset select every endpoint.
+pub fn subset_labels(push: &PushContext, subset: &str, hostname: &str) -> labels::Collection {
+    if subset.is_empty() {
+        return labels::Collection::default();
+    }
+    let mut best: Option<(
+        String,
+        &istio_api::istio::networking::v1alpha3::DestinationRule,
+    )> = None;
+    for cfg in push.configs(Kind::DestinationRule) {
+        let Spec::DestinationRule(dr) = &cfg.spec else {
+            continue;
+        };
+        let domain = if cfg.meta.domain.is_empty() {
+            push.domain_suffix.as_str()
+        } else {
+            cfg.meta.domain.as_str()
+        };
+        let h = resolve_short_name(&dr.host, &cfg.meta.namespace, domain);
+        if !host::subset_of(hostname, &h) {
+            continue;
+        }
+        let better = match &best {
+            None => true,
+            Some((b, _)) => host::compare(&h, b) == std::cmp::Ordering::Less,
+        };
+        if better {
+            best = Some((h, dr));
+        }
+    }
+    best.and_then(|(_, dr)| dr.subsets.iter().find(|s| s.name == subset))
+        .map(|s| labels::Collection(vec![labels::Instance(s.labels.clone())]))
+        .unwrap_or_default()
 }
 
 /// The `ClusterLoadAssignment` of `cluster_name` from the index (upstream
@@ -342,6 +392,19 @@ mod tests {
             tls_mode: "istio".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn short_names_resolve_in_the_rule_namespace() {
+        assert_eq!(
+            resolve_short_name("reviews", "ns", "cluster.local"),
+            "reviews.ns.svc.cluster.local"
+        );
+        assert_eq!(
+            resolve_short_name("reviews.other", "ns", "cluster.local"),
+            "reviews.other"
+        );
+        assert_eq!(resolve_short_name("*", "ns", "cluster.local"), "*");
     }
 
     #[test]

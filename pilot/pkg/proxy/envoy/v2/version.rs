@@ -76,6 +76,8 @@ pub fn kind_short(kind: ResourceKind) -> &'static str {
 pub enum DowngradeError {
     #[error("no Envoy v2 equivalent of resource type {0}")]
     UnknownType(String),
+    #[error("resource does not decode: {0}")]
+    Undecodable(String),
 }
 
 /// v3 type names (after `type.googleapis.com/`) and their v2 names, for the resources and the
@@ -159,20 +161,213 @@ pub fn v2_type_url(v3_url: &str) -> Result<String, DowngradeError> {
 
 /// Turns a v3 resource into the v2 resource a v2 client expects.
 ///
-/// Every resource sent on a v2 connection goes through here (one call site, in the response
-/// cache). Today this rewrites the top-level type URL; nested typed configs keep their v3
-/// URLs until the descriptor-driven rewrite replaces this body.
+/// Every resource sent on a v2 connection goes through here (one call site, in the xDS
+/// server's response cache). This rewrites the top-level type URL and, from the table, the
+/// typed configs pilot nests in listeners (network, listener and HTTP filters, access logs,
+/// transport sockets) and clusters (transport sockets). It does not check that every field
+/// set also exists in v2: the descriptor-driven rewrite will replace this body.
 pub fn downgrade(any: Any) -> Result<Any, DowngradeError> {
     let type_url = v2_type_url(&any.type_url)?;
-    Ok(Any {
-        type_url,
-        value: any.value,
-    })
+    let value = match any.type_url.as_str() {
+        V3_LISTENER => nested::listener(&any.value)?,
+        V3_CLUSTER => nested::cluster(&any.value)?,
+        _ => any.value,
+    };
+    Ok(Any { type_url, value })
+}
+
+/// Rewrites of nested `Any`s (Envoy's own `google.protobuf.Any` type).
+mod nested {
+    use envoy_types::pb::envoy::config::accesslog::v3::{access_log, AccessLog};
+    use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+    use envoy_types::pb::envoy::config::core::v3::{transport_socket, TransportSocket};
+    use envoy_types::pb::envoy::config::listener::v3::{
+        filter, listener_filter, FilterChain, Listener,
+    };
+    use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+        http_filter, HttpConnectionManager,
+    };
+    use envoy_types::pb::google::protobuf::Any as EnvoyAny;
+    use prost::Message;
+
+    use super::{v2_type_url, DowngradeError};
+
+    const HCM_V3: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+
+    fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, DowngradeError> {
+        M::decode(bytes).map_err(|e| DowngradeError::Undecodable(e.to_string()))
+    }
+
+    /// Rewrites one nested `Any`: its URL from the table (unknown URLs are left alone), and an
+    /// HTTP connection manager's own nested configs.
+    fn any(a: &mut EnvoyAny) -> Result<(), DowngradeError> {
+        if a.type_url == HCM_V3 {
+            let mut hcm: HttpConnectionManager = decode(&a.value)?;
+            for f in &mut hcm.http_filters {
+                if let Some(http_filter::ConfigType::TypedConfig(t)) = &mut f.config_type {
+                    any(t)?;
+                }
+            }
+            access_logs(&mut hcm.access_log)?;
+            a.value = hcm.encode_to_vec();
+        }
+        if let Ok(u) = v2_type_url(&a.type_url) {
+            a.type_url = u;
+        }
+        Ok(())
+    }
+
+    fn access_logs(logs: &mut [AccessLog]) -> Result<(), DowngradeError> {
+        for l in logs {
+            if let Some(access_log::ConfigType::TypedConfig(t)) = &mut l.config_type {
+                any(t)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn socket(ts: &mut Option<TransportSocket>) -> Result<(), DowngradeError> {
+        if let Some(TransportSocket {
+            config_type: Some(transport_socket::ConfigType::TypedConfig(t)),
+            ..
+        }) = ts
+        {
+            any(t)?;
+        }
+        Ok(())
+    }
+
+    fn chain(c: &mut FilterChain) -> Result<(), DowngradeError> {
+        for f in &mut c.filters {
+            if let Some(filter::ConfigType::TypedConfig(t)) = &mut f.config_type {
+                any(t)?;
+            }
+        }
+        socket(&mut c.transport_socket)
+    }
+
+    pub(super) fn listener(bytes: &[u8]) -> Result<Vec<u8>, DowngradeError> {
+        let mut l: Listener = decode(bytes)?;
+        for c in &mut l.filter_chains {
+            chain(c)?;
+        }
+        if let Some(c) = &mut l.default_filter_chain {
+            chain(c)?;
+        }
+        for f in &mut l.listener_filters {
+            if let Some(listener_filter::ConfigType::TypedConfig(t)) = &mut f.config_type {
+                any(t)?;
+            }
+        }
+        access_logs(&mut l.access_log)?;
+        Ok(l.encode_to_vec())
+    }
+
+    pub(super) fn cluster(bytes: &[u8]) -> Result<Vec<u8>, DowngradeError> {
+        let mut c: Cluster = decode(bytes)?;
+        socket(&mut c.transport_socket)?;
+        for m in &mut c.transport_socket_matches {
+            socket(&mut m.transport_socket)?;
+        }
+        Ok(c.encode_to_vec())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_typed_configs_of_listeners_and_clusters() {
+        use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+        use envoy_types::pb::envoy::config::core::v3::{transport_socket, TransportSocket};
+        use envoy_types::pb::envoy::config::listener::v3::{filter, Filter, FilterChain, Listener};
+        use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+            http_filter, HttpConnectionManager, HttpFilter,
+        };
+        use envoy_types::pb::google::protobuf::Any as EAny;
+        use prost::Message;
+        let router = EAny {
+            type_url: "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router".into(),
+            value: vec![],
+        };
+        let hcm = HttpConnectionManager {
+            stat_prefix: "x".into(),
+            http_filters: vec![HttpFilter {
+                name: "envoy.router".into(),
+                config_type: Some(http_filter::ConfigType::TypedConfig(router)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let l = Listener {
+            name: "l".into(),
+            filter_chains: vec![FilterChain {
+                filters: vec![Filter {
+                    name: "envoy.http_connection_manager".into(),
+                    config_type: Some(filter::ConfigType::TypedConfig(EAny {
+                        type_url: format!("{TYPE_PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"),
+                        value: hcm.encode_to_vec(),
+                    })),
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let v2 = downgrade(Any {
+            type_url: V3_LISTENER.into(),
+            value: l.encode_to_vec(),
+        })
+        .unwrap();
+        let back = Listener::decode(v2.value.as_slice()).unwrap();
+        let Some(filter::ConfigType::TypedConfig(t)) =
+            &back.filter_chains[0].filters[0].config_type
+        else {
+            panic!("no typed config")
+        };
+        assert_eq!(
+            t.type_url,
+            "type.googleapis.com/envoy.config.filter.network.http_connection_manager.v2.HttpConnectionManager"
+        );
+        let hcm = HttpConnectionManager::decode(t.value.as_slice()).unwrap();
+        let Some(http_filter::ConfigType::TypedConfig(r)) = &hcm.http_filters[0].config_type else {
+            panic!("no router config")
+        };
+        assert_eq!(
+            r.type_url,
+            "type.googleapis.com/envoy.config.filter.http.router.v2.Router"
+        );
+
+        let c = Cluster {
+            name: "c".into(),
+            transport_socket: Some(TransportSocket {
+                name: "tls".into(),
+                config_type: Some(transport_socket::ConfigType::TypedConfig(EAny {
+                    type_url: format!(
+                        "{TYPE_PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+                    ),
+                    value: vec![],
+                })),
+            }),
+            ..Default::default()
+        };
+        let v2 = downgrade(Any {
+            type_url: V3_CLUSTER.into(),
+            value: c.encode_to_vec(),
+        })
+        .unwrap();
+        assert_eq!(v2.type_url, V2_CLUSTER);
+        let back = Cluster::decode(v2.value.as_slice()).unwrap();
+        let Some(transport_socket::ConfigType::TypedConfig(t)) =
+            back.transport_socket.unwrap().config_type
+        else {
+            panic!("no socket config")
+        };
+        assert_eq!(
+            t.type_url,
+            "type.googleapis.com/envoy.api.v2.auth.UpstreamTlsContext"
+        );
+    }
 
     #[test]
     fn type_urls_round_trip() {
@@ -199,11 +394,11 @@ mod tests {
     #[test]
     fn downgrade_rewrites_top_level_url_and_keeps_bytes() {
         let any = Any {
-            type_url: V3_CLUSTER.into(),
+            type_url: V3_ROUTE.into(),
             value: vec![10, 1, b'a'],
         };
         let v2 = downgrade(any).unwrap();
-        assert_eq!(v2.type_url, V2_CLUSTER);
+        assert_eq!(v2.type_url, V2_ROUTE);
         assert_eq!(v2.value, vec![10, 1, b'a']);
         for (v3, v2) in [
             (V3_ENDPOINT, V2_ENDPOINT),
@@ -216,6 +411,13 @@ mod tests {
             v2_type_url("type.googleapis.com/google.protobuf.Struct").unwrap(),
             "type.googleapis.com/google.protobuf.Struct"
         );
+        assert!(matches!(
+            downgrade(Any {
+                type_url: V3_LISTENER.into(),
+                value: vec![0xff]
+            }),
+            Err(DowngradeError::Undecodable(_))
+        ));
         assert!(matches!(
             downgrade(Any {
                 type_url: "type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap".into(),
