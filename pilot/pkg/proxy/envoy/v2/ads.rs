@@ -675,21 +675,23 @@ impl DiscoveryServer {
         push: &Arc<PushContext>,
         cluster: &str,
     ) -> Result<EncodedResource, DowngradeError> {
-        let index = self.endpoints.read().unwrap_or_else(|e| e.into_inner());
         let hostname = cluster_hostname(cluster);
         let ns = push
             .service_by_hostname(hostname)
             .map(|s| s.attributes.namespace.as_str())
             .unwrap_or("");
-        let generation = index.generation(hostname, ns);
+        let generation = self
+            .endpoints
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation(hostname, ns);
         if let Some(r) = self
             .cache
             .eds_get(&push.version, cluster, version, generation)
         {
             return Ok(r);
         }
-        let cla = build_cluster_load_assignment(cluster, push, &index, &self.env);
-        drop(index);
+        let cla = build_cluster_load_assignment(cluster, push, &self.endpoints, &self.env);
         let count = endpoint_count(&cla);
         self.metrics
             .eds_instances

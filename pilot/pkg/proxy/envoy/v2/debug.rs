@@ -205,12 +205,17 @@ async fn edsz(State(s): S, Query(q): Params) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     }
     let push = s.push_context();
-    let index = s.endpoints.read().unwrap_or_else(|e| e.into_inner());
     let out: Vec<Value> = clusters
         .iter()
-        .map(|c| cla_json(&build_cluster_load_assignment(c, &push, &index, &s.env)))
+        .map(|c| {
+            cla_json(&build_cluster_load_assignment(
+                c,
+                &push,
+                &s.endpoints,
+                &s.env,
+            ))
+        })
         .collect();
-    drop(index);
     json_response(StatusCode::OK, marshal_indent(&out, "", "  "))
 }
 

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
 
 use envoy_types::pb::envoy::config::core::v3::{
     address, socket_address, Address, Locality, Metadata, Pipe, SocketAddress,
@@ -331,10 +332,13 @@ pub fn subset_labels(push: &PushContext, subset: &str, hostname: &str) -> labels
 ///
 /// When the index has no endpoints for the service, the registry is asked directly (upstream's
 /// legacy path, for registries that do not report endpoints through EDS updates).
+///
+/// The index lock is held only while reading the index, never while calling the registry
+/// (registries call [`crate::model::XdsUpdater::eds_update`] with their own locks held).
 pub fn build_cluster_load_assignment(
     cluster_name: &str,
     push: &PushContext,
-    index: &EndpointIndex,
+    index: &RwLock<EndpointIndex>,
     env: &Environment,
 ) -> ClusterLoadAssignment {
     let mut cla = ClusterLoadAssignment {
@@ -354,14 +358,19 @@ pub fn build_cluster_load_assignment(
         return cla;
     };
     let selector = subset_labels(push, key.subset, key.hostname);
-    match index.get(key.hostname, &svc.attributes.namespace) {
-        Some(shards) => {
-            let eps =
-                shards.shards.values().flatten().filter(|e| {
+    let from_index = {
+        let index = index.read().unwrap_or_else(|e| e.into_inner());
+        index
+            .get(key.hostname, &svc.attributes.namespace)
+            .map(|shards| {
+                let eps = shards.shards.values().flatten().filter(|e| {
                     e.service_port_name == port.name && selector.has_subset_of(&e.labels)
                 });
-            cla.endpoints = locality_lb_endpoints(eps);
-        }
+                locality_lb_endpoints(eps)
+            })
+    };
+    match from_index {
+        Some(endpoints) => cla.endpoints = endpoints,
         None => {
             let instances = env
                 .service_discovery
