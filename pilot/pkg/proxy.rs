@@ -1,1 +1,4 @@
-//! (filled in by the pilot-discovery work: see lib.rs)
+//! The xDS server (upstream `pilot/pkg/proxy`): ADS v2 and v3, EDS from the endpoint index,
+//! push debouncing, and the debug HTTP endpoints.
+
+pub mod envoy;
