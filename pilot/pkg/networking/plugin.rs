@@ -130,8 +130,10 @@ mod tests {
             enable_protocol_sniffing_for_outbound: false,
             ..Features::default()
         };
-        let mut meta = NodeMetadata::default();
-        meta.istio_version = "1.4.0".into();
+        let meta = NodeMetadata {
+            istio_version: "1.4.0".into(),
+            ..Default::default()
+        };
         let p = Proxy::parse("sidecar~1.1.1.1~a.ns~ns.svc.cluster.local", meta).unwrap();
         let cases = [
             (
@@ -192,8 +194,10 @@ mod tests {
             );
         }
         // A 1.2 proxy does not sniff.
-        let mut meta = NodeMetadata::default();
-        meta.istio_version = "1.2.0".into();
+        let meta = NodeMetadata {
+            istio_version: "1.2.0".into(),
+            ..Default::default()
+        };
         let old = Proxy::parse("sidecar~1.1.1.1~a.ns~ns.svc.cluster.local", meta).unwrap();
         assert_eq!(
             model_protocol_to_listener_protocol(

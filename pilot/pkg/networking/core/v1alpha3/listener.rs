@@ -26,7 +26,7 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
     HttpConnectionManager, HttpFilter, Rds,
 };
 use envoy_types::pb::envoy::r#type::v3::Percent;
-use envoy_types::pb::google::protobuf::{value, BoolValue, Duration, Struct, Value};
+use envoy_types::pb::google::protobuf::{value, BoolValue, Duration, Value};
 
 use istio_api::istio::networking::v1alpha3::CaptureMode;
 use istio_pkg::config::protocol::Instance as Protocol;
@@ -318,7 +318,7 @@ pub(crate) fn insert_pilot_meta(chain: &mut FilterChain, key: &str, v: Value) {
     let md = chain.metadata.get_or_insert_with(Metadata::default);
     md.filter_metadata
         .entry(PILOT_META_KEY.to_owned())
-        .or_insert_with(Struct::default)
+        .or_default()
         .fields
         .insert(key.to_owned(), v);
 }

@@ -100,7 +100,7 @@ pub(crate) fn build_virtual_outbound_listener(ctx: &Ctx<'_>) -> Listener {
         if !first.tcp.is_empty() {
             if let Some(last) = listener.filter_chains.last_mut() {
                 let mut filters = first.tcp.clone();
-                filters.extend(last.filters.drain(..));
+                filters.append(&mut last.filters);
                 last.filters = filters;
             }
         }
