@@ -399,9 +399,22 @@ fn sidecar_selection_and_imports() {
             ..Default::default()
         },
     );
+    // A newer selector-less Sidecar in ns1 loses to the older one, whatever its name.
+    let mut newer = (*sidecar_config(
+        "aaa-newer",
+        "ns1",
+        Sidecar {
+            egress: vec![egress(None, &["*/*"])],
+            ..Default::default()
+        },
+    ))
+    .clone();
+    newer.meta.creation_timestamp = Some("2020-02-01T00:00:00Z".into());
+    let mut ns_default = (*ns_default).clone();
+    ns_default.meta.creation_timestamp = Some("2020-01-01T00:00:00Z".into());
     let env = env(
         scope_registry(),
-        Store(vec![selected, ns_default, root]),
+        Store(vec![Arc::new(newer), selected, Arc::new(ns_default), root]),
         default_mesh_config(),
     );
     let x = sidecar(&env, "10.9.0.1", "ns1", json!({"LABELS": {"app": "x"}}));

@@ -209,7 +209,7 @@ fn select_sidecar(push: &PushContext, proxy: &Proxy) -> Option<(Arc<Config>, Str
     let ns = proxy.config_namespace.as_str();
     let mut default = None;
     let mut any_in_ns = false;
-    for c in all.iter().filter(|c| c.meta.namespace == ns) {
+    for c in by_creation_time(all.iter().filter(|c| c.meta.namespace == ns)) {
         let Some(spec) = sidecar_spec(c) else {
             continue;
         };
@@ -238,12 +238,26 @@ fn select_sidecar(push: &PushContext, proxy: &Proxy) -> Option<(Arc<Config>, Str
     if root.is_empty() {
         return None;
     }
-    all.iter()
-        .find(|c| {
-            c.meta.namespace == root
-                && sidecar_spec(c).is_some_and(|s| s.workload_selector.is_none())
-        })
+    by_creation_time(all.iter().filter(|c| c.meta.namespace == root))
+        .into_iter()
+        .find(|c| sidecar_spec(c).is_some_and(|s| s.workload_selector.is_none()))
         .map(|c| (c.clone(), ns.to_owned()))
+}
+
+/// Oldest first; equal (or missing) creation times are ordered by `name.namespace`, as
+/// upstream's `sortConfigByCreationTime`. RFC 3339 UTC timestamps sort as strings.
+fn by_creation_time<'a>(configs: impl Iterator<Item = &'a Arc<Config>>) -> Vec<&'a Arc<Config>> {
+    let mut v: Vec<&Arc<Config>> = configs.collect();
+    v.sort_by(|a, b| {
+        a.meta
+            .creation_timestamp
+            .cmp(&b.meta.creation_timestamp)
+            .then_with(|| {
+                format!("{}.{}", a.meta.name, a.meta.namespace)
+                    .cmp(&format!("{}.{}", b.meta.name, b.meta.namespace))
+            })
+    });
+    v
 }
 
 /// `namespace -> hosts` imported by an egress listener; `.` means the Sidecar's namespace.

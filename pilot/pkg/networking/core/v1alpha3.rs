@@ -317,3 +317,144 @@ impl ConfigGenerator for ConfigGeneratorImpl {
         h.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        ConfigStore, Environment, NodeMetadata, Port, PortList, Resolution, Service,
+        ServiceAttributes, ServiceDiscovery, ServiceInstance, StoreError,
+    };
+    use istio_pkg::config::labels;
+    use istio_pkg::config::model::Config;
+    use istio_pkg::config::protocol::Instance as Protocol;
+    use istio_pkg::config::schema::Kind;
+
+    struct Services(Vec<Arc<Service>>);
+
+    impl ServiceDiscovery for Services {
+        fn services(&self) -> Vec<Arc<Service>> {
+            self.0.clone()
+        }
+        fn get_service(&self, hostname: &str) -> Option<Arc<Service>> {
+            self.0.iter().find(|s| s.hostname == hostname).cloned()
+        }
+        fn instances_by_port(
+            &self,
+            _: &Service,
+            _: u32,
+            _: &labels::Collection,
+        ) -> Vec<ServiceInstance> {
+            Vec::new()
+        }
+        fn get_proxy_service_instances(&self, _: &Proxy) -> Vec<ServiceInstance> {
+            Vec::new()
+        }
+        fn get_proxy_workload_labels(&self, _: &Proxy) -> labels::Collection {
+            labels::Collection::default()
+        }
+        fn get_istio_service_accounts(&self, _: &Service, _: &[u32]) -> Vec<String> {
+            Vec::new()
+        }
+    }
+
+    struct NoConfig;
+
+    impl ConfigStore for NoConfig {
+        fn kinds(&self) -> Vec<Kind> {
+            Vec::new()
+        }
+        fn get(&self, _: Kind, _: &str, _: &str) -> Option<Arc<Config>> {
+            None
+        }
+        fn list(&self, _: Kind, _: Option<&str>) -> Result<Vec<Arc<Config>>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn create(&self, c: Config) -> Result<String, StoreError> {
+            Err(StoreError::ReadOnly {
+                kind: c.meta.kind,
+                key: c.meta.key(),
+            })
+        }
+        fn update(&self, c: Config) -> Result<String, StoreError> {
+            self.create(c)
+        }
+        fn delete(&self, kind: Kind, name: &str, _: &str) -> Result<(), StoreError> {
+            Err(StoreError::ReadOnly {
+                kind,
+                key: name.into(),
+            })
+        }
+    }
+
+    fn svc(i: usize) -> Arc<Service> {
+        Arc::new(Service {
+            hostname: format!("s{i}.ns.svc.cluster.local"),
+            address: format!("10.0.{}.{}", i / 250, i % 250 + 1),
+            cluster_vips: Default::default(),
+            ports: PortList(vec![
+                Port {
+                    name: "http".into(),
+                    port: 8080,
+                    protocol: Protocol::Http,
+                },
+                Port {
+                    name: "tcp".into(),
+                    port: 9000 + i as u32 % 7,
+                    protocol: Protocol::Tcp,
+                },
+            ]),
+            service_accounts: Vec::new(),
+            creation_time: 0,
+            resolution: Resolution::ClientSideLb,
+            mesh_external: false,
+            attributes: ServiceAttributes {
+                namespace: "ns".into(),
+                ..Default::default()
+            },
+        })
+    }
+
+    fn proxy(ip: &str, ns: &str) -> Proxy {
+        Proxy::parse(
+            &format!("sidecar~{ip}~p.{ns}~{ns}.svc.cluster.local"),
+            NodeMetadata::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn outbound_parts_are_generated_once_per_scope() {
+        let env = Environment::new(
+            Arc::new(Services((0..300).map(svc).collect())),
+            Arc::new(NoConfig),
+            istio_pkg::config::mesh::default_mesh_config(),
+            istio_pkg::config::mesh::empty_mesh_networks(),
+            "cluster.local",
+        );
+        let push = PushContext::new(&env);
+        let g = ConfigGeneratorImpl::new(Features::default());
+        let routes = ["8080".to_string()];
+        for i in 0..50 {
+            let p = proxy(&format!("10.9.0.{}", i + 1), "ns");
+            assert_eq!(g.build_clusters(&p, &push).len(), 300 * 2 + 3);
+            assert!(g.build_listeners(&p, &push).len() > 300);
+            g.build_http_routes(&p, &push, &routes);
+        }
+        let other = proxy("10.9.1.1", "other");
+        g.build_listeners(&other, &push);
+        let caches = g.cache.lock().unwrap();
+        assert_eq!(caches.len(), 1);
+        // One entry per scope (namespace), not per proxy.
+        assert_eq!(caches[0].clusters.len(), 1);
+        assert_eq!(caches[0].listeners.len(), 2);
+        assert_eq!(caches[0].routes.len(), 1);
+        drop(caches);
+        // A new push context starts a new cache; old ones are dropped beyond two.
+        for _ in 0..3 {
+            let push = PushContext::new(&env);
+            g.build_clusters(&proxy("10.9.0.1", "ns"), &push);
+        }
+        assert_eq!(g.cache.lock().unwrap().len(), CACHED_PUSHES);
+    }
+}
