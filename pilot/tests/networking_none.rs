@@ -460,3 +460,126 @@ fn default_scope_without_sidecars() {
     assert!(s.egress_listeners[0].istio_listener.is_none());
     assert!(!s.has_custom_ingress_listeners());
 }
+
+// ------------------------------------------------------------------------------------------
+// Inbound sniffing (upstream listener_test.go TestInboundListenerConfigProxyV13)
+
+/// A plugin that asks for two inbound filter chains, as upstream's fake plugin does.
+struct TwoChains;
+
+impl istio_pilot::networking::plugin::Plugin for TwoChains {
+    fn on_inbound_filter_chains(
+        &self,
+        _in: &istio_pilot::networking::plugin::InputParams<'_>,
+    ) -> Vec<istio_pilot::networking::plugin::FilterChain> {
+        vec![Default::default(), Default::default()]
+    }
+}
+
+fn chain_names(l: &Listener) -> Vec<&str> {
+    l.filter_chains
+        .iter()
+        .map(|c| c.filters[0].name.as_str())
+        .collect()
+}
+
+#[test]
+fn inbound_sniffing_chains() {
+    let g = ConfigGeneratorImpl::new(Features {
+        enable_protocol_sniffing_for_inbound: true,
+        ..Features::default()
+    })
+    .with_plugin(Arc::new(TwoChains));
+    let want = [
+        "envoy.http_connection_manager",
+        "envoy.http_connection_manager",
+        "envoy.tcp_proxy",
+        "envoy.tcp_proxy",
+    ];
+    let check = |l: &Listener| {
+        assert_eq!(chain_names(l), want, "{}", l.name);
+        for c in &l.filter_chains[..2] {
+            assert_eq!(
+                c.filter_chain_match.as_ref().unwrap().application_protocols,
+                ["http/1.0", "http/1.1"]
+            );
+        }
+        let lf: Vec<&str> = l.listener_filters.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            lf,
+            [
+                "envoy.listener.tls_inspector",
+                "envoy.listener.http_inspector"
+            ]
+        );
+    };
+
+    // Three services on the same endpoint port: one listener, from the oldest (unnamed).
+    let mut r = Registry::default();
+    for (host, proto, age) in [
+        ("test1.com", "HTTP", 1),
+        ("test2.com", "", 0),
+        ("test3.com", "HTTP", 2),
+    ] {
+        let mut s = external_service(
+            host,
+            "default",
+            "0.0.0.0",
+            Resolution::DnsLb,
+            vec![port("default", 8080, proto)],
+        );
+        s.creation_time = age;
+        let s = r.add(s);
+        r.endpoint(&s, 8080, "1.1.1.1", 8080);
+    }
+    let env = default_env(r);
+    let push = push(&env);
+    let p = sidecar(&env, "1.1.1.1", "default", json!({}));
+    let ls = g.build_listeners(&p, &push);
+    let inbound: Vec<&Listener> = ls.iter().filter(|l| l.traffic_direction == 1).collect();
+    assert_eq!(inbound.len(), 1);
+    check(inbound[0]);
+    let h = hcm(&inbound[0].filter_chains[0].filters[0]);
+    match h.route_specifier {
+        Some(RouteSpecifier::RouteConfig(rc)) => {
+            assert_eq!(rc.name, "inbound|8080|default|test2.com")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // No instances: no inbound listener.
+    let env = default_env(Registry::default());
+    let push = networking_common::push(&env);
+    let p = sidecar(&env, "1.1.1.1", "default", json!({}));
+    assert!(g
+        .build_listeners(&p, &push)
+        .iter()
+        .all(|l| l.traffic_direction != 1));
+
+    // A Sidecar ingress listener with an unknown protocol, without services.
+    let sc = sidecar_config(
+        "foo",
+        "not-default",
+        Sidecar {
+            ingress: vec![IstioIngressListener {
+                port: iport(8080, "unknown", "uds"),
+                bind: "1.1.1.1".into(),
+                default_endpoint: "127.0.0.1:80".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    let env = networking_common::env(Registry::default(), Store(vec![sc]), default_mesh_config());
+    let push = networking_common::push(&env);
+    let p = sidecar(&env, "1.1.1.1", "not-default", json!({}));
+    let ls = g.build_listeners(&p, &push);
+    let l = listener(&ls, "1.1.1.1_8080");
+    check(l);
+    assert_eq!(
+        tcp(&l.filter_chains[2].filters[0]).stat_prefix,
+        "inbound|8080|uds|foo.not-default"
+    );
+    let cs = g.build_clusters(&p, &push);
+    cluster(&cs, "inbound|8080|uds|foo.not-default");
+}

@@ -949,3 +949,240 @@ fn generated_messages_use_v2_fields_only() {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Port conflicts (upstream listener_test.go TestOutboundListenerConflict_*)
+
+/// (hostname, protocol, creation time) of a one-port service on 8080.
+type AgedService = (&'static str, &'static str, i64);
+
+fn aged(
+    host: &str,
+    ip: &str,
+    proto: &str,
+    port_number: u32,
+    age: i64,
+) -> istio_pilot::model::Service {
+    let mut s = external_service(
+        host,
+        "default",
+        ip,
+        Resolution::DnsLb,
+        vec![port("default", port_number, proto)],
+    );
+    s.creation_time = age;
+    s
+}
+
+fn outbound_only(
+    g: &ConfigGeneratorImpl,
+    services: Vec<istio_pilot::model::Service>,
+) -> Vec<envoy_types::pb::envoy::config::listener::v3::Listener> {
+    let mut r = Registry::default();
+    for s in services {
+        r.add(s);
+    }
+    let env = default_env(r);
+    let push = networking_common::push(&env);
+    let p = sidecar(&env, "1.1.1.1", "default", json!({}));
+    g.build_listeners(&p, &push)
+        .into_iter()
+        .filter(|l| !l.name.starts_with("virtual"))
+        .collect()
+}
+
+fn chain_kinds(l: &envoy_types::pb::envoy::config::listener::v3::Listener) -> Vec<&str> {
+    l.filter_chains
+        .iter()
+        .map(|c| match c.filters[0].name.as_str() {
+            "envoy.http_connection_manager" => "http",
+            _ if c
+                .filter_chain_match
+                .as_ref()
+                .is_some_and(|m| !m.prefix_ranges.is_empty()) =>
+            {
+                "blackhole"
+            }
+            _ => "tcp",
+        })
+        .collect()
+}
+
+#[test]
+fn outbound_conflicts_with_sniffing() {
+    // (services as (host, protocol, age), expected chains of the single 0.0.0.0_8080)
+    let cases: &[(&str, &[AgedService], &[&str])] = &[
+        (
+            "HTTP with current unknown",
+            &[
+                ("test1.com", "HTTP", 1),
+                ("test2.com", "", 0),
+                ("test3.com", "HTTP", 2),
+            ],
+            &["blackhole", "tcp", "http"],
+        ),
+        (
+            "TCP with current unknown",
+            &[
+                ("test1.com", "TCP", 1),
+                ("test2.com", "", 0),
+                ("test3.com", "TCP", 2),
+            ],
+            &["blackhole", "tcp", "http"],
+        ),
+        (
+            "unknown with current TCP",
+            &[
+                ("test1.com", "", 1),
+                ("test2.com", "TCP", 0),
+                ("test3.com", "", 2),
+            ],
+            &["blackhole", "tcp", "http"],
+        ),
+        (
+            "unknown with current HTTP",
+            &[
+                ("test1.com", "", 1),
+                ("test2.com", "HTTP", 0),
+                ("test3.com", "", 2),
+            ],
+            &["blackhole", "tcp", "http"],
+        ),
+        (
+            "HTTP with current MySQL (well-known port)",
+            &[("test1.com", "HTTP", 1), ("test2.com", "MySQL", 0)],
+            &["blackhole", "tcp"],
+        ),
+    ];
+    for (name, svcs, want) in cases {
+        let services = svcs
+            .iter()
+            .map(|(h, p, age)| aged(h, "0.0.0.0", p, 8080, *age))
+            .collect();
+        let ls = outbound_only(&gen(), services);
+        assert_eq!(
+            ls.len(),
+            1,
+            "{name}: {:?}",
+            ls.iter().map(|l| &l.name).collect::<Vec<_>>()
+        );
+        let l = &ls[0];
+        assert_eq!(l.name, "0.0.0.0_8080", "{name}");
+        assert_eq!(chain_kinds(l), *want, "{name}");
+        if want.contains(&"http") {
+            let lf: Vec<&str> = l.listener_filters.iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(
+                lf,
+                [
+                    "envoy.listener.tls_inspector",
+                    "envoy.listener.http_inspector"
+                ],
+                "{name}"
+            );
+            let http = l.filter_chains.last().unwrap();
+            assert_eq!(
+                http.filter_chain_match
+                    .as_ref()
+                    .unwrap()
+                    .application_protocols,
+                ["http/1.0", "http/1.1", "h2"],
+                "{name}"
+            );
+            match hcm(&http.filters[0]).route_specifier {
+                Some(RouteSpecifier::Rds(r)) => assert_eq!(r.route_config_name, "8080", "{name}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn outbound_conflicts_without_sniffing() {
+    let no_sniff = ConfigGeneratorImpl::new(Features {
+        enable_protocol_sniffing_for_outbound: false,
+        ..Features::default()
+    });
+    // (services, whether the surviving listener is HTTP): the oldest service keeps the port;
+    // with equal ages the first (by hostname) wins.
+    let cases: &[(&str, &[AgedService], bool)] = &[
+        (
+            "HTTP with current TCP",
+            &[
+                ("test1.com", "HTTP", 1),
+                ("test2.com", "TCP", 0),
+                ("test3.com", "HTTP", 2),
+            ],
+            false,
+        ),
+        (
+            "TCP with current HTTP",
+            &[
+                ("test1.com", "TCP", 1),
+                ("test2.com", "HTTP", 0),
+                ("test3.com", "TCP", 2),
+            ],
+            true,
+        ),
+        (
+            "unordered",
+            &[
+                ("test1.com", "HTTP", 0),
+                ("test2.com", "TCP", 0),
+                ("test3.com", "TCP", 0),
+            ],
+            true,
+        ),
+    ];
+    for (name, svcs, want_http) in cases {
+        let services = svcs
+            .iter()
+            .map(|(h, p, age)| aged(h, "0.0.0.0", p, 8080, *age))
+            .collect();
+        let ls = outbound_only(&no_sniff, services);
+        assert_eq!(ls.len(), 1, "{name}");
+        assert_eq!(chain_kinds(&ls[0]).contains(&"http"), *want_http, "{name}");
+    }
+}
+
+#[test]
+fn outbound_routes_per_sniffed_vip() {
+    // Upstream TestOutboundListenerRouteV13: sniffed ports on VIPs get per-service routes.
+    let ls = outbound_only(
+        &gen(),
+        vec![
+            aged("test1.com", "1.2.3.4", "", 8080, 1),
+            aged("test2.com", "2.3.4.5", "HTTP", 8080, 0),
+            aged("test3.com", "3.4.5.6", "", 8080, 2),
+        ],
+    );
+    let rds = |name: &str| {
+        let l = listener(&ls, name);
+        let http = l
+            .filter_chains
+            .iter()
+            .find(|c| c.filters[0].name == "envoy.http_connection_manager")
+            .unwrap();
+        match hcm(&http.filters[0]).route_specifier {
+            Some(RouteSpecifier::Rds(r)) => r.route_config_name,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(ls.len(), 3);
+    assert_eq!(rds("0.0.0.0_8080"), "8080");
+    assert_eq!(rds("1.2.3.4_8080"), "test1.com:8080");
+    assert_eq!(rds("3.4.5.6_8080"), "test3.com:8080");
+}
+
+#[test]
+fn outbound_http_over_https_port() {
+    let cases = [
+        ("HTTP", Vec::<&str>::new()),
+        ("HTTPS", vec!["0.0.0.0_443"]),
+        ("TCP", vec!["0.0.0.0_443"]),
+    ];
+    for (proto, want) in cases {
+        let ls = outbound_only(&gen(), vec![aged("test1.com", "0.0.0.0", proto, 443, 1)]);
+        let got: Vec<&str> = ls.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(got, want, "{proto} on 443");
+    }
+}

@@ -57,7 +57,8 @@ pub struct SidecarScope {
     pub namespace: String,
     /// The `Sidecar` object, if the scope comes from one.
     pub config: Option<Arc<Config>>,
-    /// Services this scope can reach (deduplicated by hostname across egress listeners).
+    /// Services this scope can reach (deduplicated by hostname across egress listeners),
+    /// oldest first.
     pub services: Vec<Arc<Service>>,
     /// Identifies the scope for caching: `default/<ns>` or
     /// `sidecar/<sidecar-ns>/<name>@<version>/<ns>`.
@@ -73,7 +74,7 @@ pub struct SidecarScope {
 impl SidecarScope {
     /// The scope of a namespace without a `Sidecar` object: every visible service.
     pub fn default_for_namespace(push: &PushContext, namespace: &str) -> SidecarScope {
-        let services = push.services_visible_from(namespace);
+        let services = by_service_age(push.services_visible_from(namespace));
         SidecarScope {
             namespace: namespace.to_owned(),
             config: None,
@@ -94,7 +95,7 @@ impl SidecarScope {
         let Spec::Sidecar(sidecar) = &config.spec else {
             return SidecarScope::default_for_namespace(push, namespace);
         };
-        let visible = push.services_visible_from(namespace);
+        let visible = by_service_age(push.services_visible_from(namespace));
         let egress_listeners: Vec<EgressListener> = sidecar
             .egress
             .iter()
@@ -177,6 +178,13 @@ impl SidecarScope {
             SidecarScope::from_sidecar(push, config.clone(), &namespace)
         }))
     }
+}
+
+/// Oldest services first, hostname order among equals (upstream sorts services by creation
+/// time, which decides port conflicts: the oldest service keeps the port).
+fn by_service_age(mut services: Vec<Arc<Service>>) -> Vec<Arc<Service>> {
+    services.sort_by_key(|s| s.creation_time);
+    services
 }
 
 fn sidecar_key(config: &Config, namespace: &str) -> String {
