@@ -1186,3 +1186,67 @@ fn outbound_http_over_https_port() {
         assert_eq!(got, want, "{proto} on 443");
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// Headless services and CIDR addresses
+
+#[test]
+fn headless_tcp_services_get_listeners_per_endpoint() {
+    // Upstream TestOutboundListenerForHeadlessServices: a Kubernetes headless TCP service gets
+    // one listener per endpoint, except the proxy's own.
+    let mut r = Registry::default();
+    let mut hl = kube_service("db", "default", "0.0.0.0", vec![port("mysql", 3306, "TCP")]);
+    hl.resolution = Resolution::Passthrough;
+    let hl = r.add(hl);
+    for ip in ["10.1.1.1", "10.1.1.5", "10.1.1.6"] {
+        r.endpoint(&hl, 3306, ip, 3306);
+    }
+    let env = default_env(r);
+    let push = networking_common::push(&env);
+    let g = gen();
+    let outbound = |ip: &str| -> Vec<String> {
+        let p = sidecar(&env, ip, "default", json!({}));
+        g.build_listeners(&p, &push)
+            .into_iter()
+            .filter(|l| l.traffic_direction == 2)
+            .map(|l| l.name)
+            .collect()
+    };
+    assert_eq!(outbound("10.1.1.1"), ["10.1.1.5_3306", "10.1.1.6_3306"]);
+    assert_eq!(
+        outbound("10.1.1.9"),
+        ["10.1.1.1_3306", "10.1.1.5_3306", "10.1.1.6_3306"]
+    );
+    let p = sidecar(&env, "10.1.1.9", "default", json!({}));
+    let ls = g.build_listeners(&p, &push);
+    assert_eq!(
+        tcp_cluster(&listener(&ls, "10.1.1.5_3306").filter_chains[0].filters[0]),
+        "outbound|3306||db.default.svc.cluster.local"
+    );
+}
+
+#[test]
+fn cidr_addresses_listen_on_wildcard_with_a_prefix_match() {
+    let mut r = Registry::default();
+    r.add(external_service(
+        "net.example.com",
+        "default",
+        "192.168.0.0/16",
+        Resolution::Passthrough,
+        vec![port("tcp", 6000, "TCP")],
+    ));
+    let env = default_env(r);
+    let push = networking_common::push(&env);
+    let p = sidecar(&env, PROXY_IP, "default", json!({}));
+    let ls = gen().build_listeners(&p, &push);
+    let l = listener(&ls, "0.0.0.0_6000");
+    // blackhole for the pod IP, the CIDR chain, then the fallthrough.
+    assert_eq!(l.filter_chains.len(), 3);
+    let m = l.filter_chains[1].filter_chain_match.as_ref().unwrap();
+    assert_eq!(m.prefix_ranges[0].address_prefix, "192.168.0.0");
+    assert_eq!(m.prefix_ranges[0].prefix_len.unwrap().value, 16);
+    assert_eq!(
+        tcp_cluster(&l.filter_chains[2].filters[0]),
+        "PassthroughCluster"
+    );
+}

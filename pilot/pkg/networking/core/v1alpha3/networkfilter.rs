@@ -10,6 +10,7 @@ use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{tcp_pr
 use envoy_types::pb::google::protobuf::{value, Struct, Value};
 
 use istio_api::istio::mesh::v1alpha1::mesh_config::AccessLogEncoding;
+use istio_api::istio::mesh::v1alpha1::MeshConfig;
 
 use crate::networking::util::{self, filter_names};
 
@@ -74,13 +75,16 @@ fn string_struct<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> St
 
 /// The file access log from the mesh config (`accessLogFile`, `accessLogFormat`,
 /// `accessLogEncoding`), or `None` when access logging is off.
-#[allow(deprecated)] // `format` and `json_format` are the fields Envoy 1.13 knows.
 pub(crate) fn file_access_log(ctx: &Ctx<'_>) -> Option<AccessLog> {
-    let mesh = &ctx.push.mesh;
+    build_file_access_log(&ctx.push.mesh, util::is_istio_version_ge13(ctx.proxy))
+}
+
+/// [`file_access_log`] for a mesh config and proxy version (>= 1.3 adds `%ROUTE_NAME%`).
+#[allow(deprecated)] // `format` and `json_format` are the fields Envoy 1.13 knows.
+pub fn build_file_access_log(mesh: &MeshConfig, ge13: bool) -> Option<AccessLog> {
     if mesh.access_log_file.is_empty() {
         return None;
     }
-    let ge13 = util::is_istio_version_ge13(ctx.proxy);
     let format = if mesh.access_log_encoding == AccessLogEncoding::Json as i32 {
         let custom = if mesh.access_log_format.is_empty() {
             None
@@ -197,4 +201,80 @@ pub(crate) fn blackhole_filter() -> Filter {
         util::BLACK_HOLE_CLUSTER,
         util::BLACK_HOLE_CLUSTER,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoy_types::pb::envoy::extensions::access_loggers::file::v3::FileAccessLog;
+    use prost::Message;
+
+    #[allow(deprecated)]
+    fn format_of(mesh: &MeshConfig, ge13: bool) -> Option<file_access_log::AccessLogFormat> {
+        let al = build_file_access_log(mesh, ge13)?;
+        assert_eq!(al.name, "envoy.file_access_log");
+        let Some(access_log::ConfigType::TypedConfig(any)) = al.config_type else {
+            panic!("no typed config");
+        };
+        assert_eq!(
+            any.type_url,
+            "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
+        );
+        let fl = FileAccessLog::decode(any.value.as_slice()).unwrap();
+        assert_eq!(fl.path, mesh.access_log_file);
+        fl.access_log_format
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn access_log_formats() {
+        let mut mesh = istio_pkg::config::mesh::default_mesh_config();
+        // Text: 1.3 format with the route name, 1.2 without, custom format verbatim.
+        assert_eq!(
+            format_of(&mesh, true),
+            Some(file_access_log::AccessLogFormat::Format(
+                ENVOY_TEXT_LOG_FORMAT_13.into()
+            ))
+        );
+        assert_eq!(
+            format_of(&mesh, false),
+            Some(file_access_log::AccessLogFormat::Format(
+                ENVOY_TEXT_LOG_FORMAT_12.into()
+            ))
+        );
+        mesh.access_log_format = "%START_TIME%\n".into();
+        assert_eq!(
+            format_of(&mesh, true),
+            Some(file_access_log::AccessLogFormat::Format(
+                "%START_TIME%\n".into()
+            ))
+        );
+        // JSON: custom fields, or the default set (+ route_name for 1.3) when unparsable.
+        mesh.access_log_encoding = AccessLogEncoding::Json as i32;
+        mesh.access_log_format = r#"{"a": "%PROTOCOL%"}"#.into();
+        match format_of(&mesh, true) {
+            Some(file_access_log::AccessLogFormat::JsonFormat(s)) => {
+                assert_eq!(s.fields.len(), 1);
+                assert!(s.fields.contains_key("a"));
+            }
+            other => panic!("{other:?}"),
+        }
+        mesh.access_log_format = "not json".into();
+        match format_of(&mesh, true) {
+            Some(file_access_log::AccessLogFormat::JsonFormat(s)) => {
+                assert_eq!(s.fields.len(), JSON_LOG_FIELDS_12.len() + 1);
+                assert!(s.fields.contains_key("route_name"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match format_of(&mesh, false) {
+            Some(file_access_log::AccessLogFormat::JsonFormat(s)) => {
+                assert!(!s.fields.contains_key("route_name"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // No file: no access log.
+        mesh.access_log_file.clear();
+        assert!(build_file_access_log(&mesh, true).is_none());
+    }
 }
