@@ -70,14 +70,7 @@ pub(crate) fn build_outbound_clusters(ctx: &Ctx<'_>) -> Vec<Cluster> {
             } else {
                 Vec::new()
             };
-            let mut c = build_default_cluster(
-                ctx,
-                &name,
-                discovery,
-                endpoints,
-                TrafficDirection::Outbound,
-                Some(port),
-            );
+            let mut c = build_default_cluster(ctx, &name, discovery, endpoints, Some(port));
             if !ctx.push.mesh.outbound_cluster_stat_name.is_empty() {
                 c.alt_stat_name =
                     alt_stat_name(&ctx.push.mesh.outbound_cluster_stat_name, svc, "", port);
@@ -114,7 +107,7 @@ pub(crate) fn build_passthrough_cluster(ctx: &Ctx<'_>) -> Cluster {
         lb_policy: lb_policy_cluster_provided(ctx),
         ..Default::default()
     };
-    apply_connection_pool(ctx, &mut c, None);
+    apply_connection_pool(ctx, &mut c, false);
     c
 }
 
@@ -153,7 +146,6 @@ pub(crate) fn build_inbound_clusters(ctx: &Ctx<'_>) -> Vec<Cluster> {
                     &name,
                     cluster::DiscoveryType::Static,
                     vec![inbound_locality_endpoints(localhost, port.port)],
-                    TrafficDirection::Inbound,
                     None,
                 );
                 set_upstream_protocol(ctx, &mut c, port, TrafficDirection::Inbound);
@@ -224,7 +216,6 @@ fn build_inbound_cluster(
         &name,
         cluster::DiscoveryType::Static,
         vec![inbound_locality_endpoints(bind, endpoint_port)],
-        TrafficDirection::Inbound,
         None,
     );
     if let Some(svc) = svc {
@@ -308,7 +299,6 @@ fn build_default_cluster(
     name: &str,
     discovery: cluster::DiscoveryType,
     endpoints: Vec<LocalityLbEndpoints>,
-    _direction: TrafficDirection,
     port: Option<&Port>,
 ) -> Cluster {
     let mesh = &ctx.push.mesh;
@@ -335,7 +325,7 @@ fn build_default_cluster(
         });
     }
     c.connect_timeout = util::mesh_duration(mesh.connect_timeout.as_ref());
-    apply_connection_pool(ctx, &mut c, Some(()));
+    apply_connection_pool(ctx, &mut c, true);
     // Load balancer: original destination needs the cluster-provided policy; Redis shards
     // with MAGLEV when the Redis filter is on; everything else is round robin.
     if discovery == cluster::DiscoveryType::OriginalDst {
@@ -351,9 +341,9 @@ fn build_default_cluster(
 }
 
 /// Circuit breakers with every threshold at its maximum (circuit breaking off, including
-/// retries), and the mesh TCP keepalive when a TCP policy applies (`tcp` is `Some` for the
-/// default policy, which carries the connect timeout).
-fn apply_connection_pool(ctx: &Ctx<'_>, c: &mut Cluster, tcp: Option<()>) {
+/// retries), and the mesh TCP keepalive when a TCP policy applies (`tcp_policy`: the
+/// default policy has one, carrying the connect timeout; the passthrough cluster's has not).
+fn apply_connection_pool(ctx: &Ctx<'_>, c: &mut Cluster, tcp_policy: bool) {
     let max = Some(UInt32Value { value: u32::MAX });
     c.circuit_breakers = Some(CircuitBreakers {
         thresholds: vec![Thresholds {
@@ -365,7 +355,7 @@ fn apply_connection_pool(ctx: &Ctx<'_>, c: &mut Cluster, tcp: Option<()>) {
         }],
         ..Default::default()
     });
-    if tcp.is_some() {
+    if tcp_policy {
         if let Some(ka) = &ctx.push.mesh.tcp_keepalive {
             let mut keepalive = TcpKeepalive::default();
             if ka.probes > 0 {
