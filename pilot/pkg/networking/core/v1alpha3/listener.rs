@@ -276,6 +276,9 @@ pub(crate) fn build_http_connection_manager(
     if let Some(al) = networkfilter::file_access_log(ctx) {
         hcm.access_log.push(al);
     }
+    if let Some(al) = networkfilter::build_http_grpc_access_log(&ctx.push.mesh) {
+        hcm.access_log.push(al);
+    }
     if ctx.push.mesh.enable_tracing {
         let random = if (0.0..=100.0).contains(&ctx.features.trace_sampling) {
             ctx.features.trace_sampling

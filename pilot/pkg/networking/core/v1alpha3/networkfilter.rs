@@ -2,9 +2,13 @@
 //! connection manager (upstream `core/v1alpha3/networkfilter.go` and `buildAccessLog`).
 
 use envoy_types::pb::envoy::config::accesslog::v3::{access_log, AccessLog};
+use envoy_types::pb::envoy::config::core::v3::{grpc_service, GrpcService};
 use envoy_types::pb::envoy::config::listener::v3::{filter, Filter};
 use envoy_types::pb::envoy::extensions::access_loggers::file::v3::{
     file_access_log, FileAccessLog,
+};
+use envoy_types::pb::envoy::extensions::access_loggers::grpc::v3::{
+    CommonGrpcAccessLogConfig, HttpGrpcAccessLogConfig,
 };
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{tcp_proxy, TcpProxy};
 use envoy_types::pb::google::protobuf::{value, Struct, Value};
@@ -134,6 +138,50 @@ pub fn build_file_access_log(mesh: &MeshConfig, ge13: bool) -> Option<AccessLog>
         name: filter_names::FILE_ACCESS_LOG.into(),
         config_type: Some(access_log::ConfigType::TypedConfig(util::message_to_any(
             &fl,
+        ))),
+        ..Default::default()
+    })
+}
+
+/// Log name of the HTTP access log service stream.
+pub const HTTP_ENVOY_ACCESS_LOG_NAME: &str = "http_envoy_accesslog";
+/// Bootstrap cluster of the Envoy access log service.
+pub const ENVOY_ACCESS_LOG_CLUSTER: &str = "envoy_accesslog_service";
+/// Headers of the metadata exchange filter, sent to the access log service.
+const ENVOY_WASM_HEADERS_TO_LOG: [&str; 2] = ["x-envoy-peer-metadata", "x-envoy-peer-metadata-id"];
+
+/// The HTTP gRPC access log to the Envoy access log service
+/// (`enableEnvoyAccessLogService`), or `None` when it is off.
+pub fn build_http_grpc_access_log(mesh: &MeshConfig) -> Option<AccessLog> {
+    if !mesh.enable_envoy_access_log_service {
+        return None;
+    }
+    let headers: Vec<String> = ENVOY_WASM_HEADERS_TO_LOG
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    let config = HttpGrpcAccessLogConfig {
+        common_config: Some(CommonGrpcAccessLogConfig {
+            log_name: HTTP_ENVOY_ACCESS_LOG_NAME.into(),
+            grpc_service: Some(GrpcService {
+                target_specifier: Some(grpc_service::TargetSpecifier::EnvoyGrpc(
+                    grpc_service::EnvoyGrpc {
+                        cluster_name: ENVOY_ACCESS_LOG_CLUSTER.into(),
+                        ..Default::default()
+                    },
+                )),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        additional_request_headers_to_log: headers.clone(),
+        additional_response_headers_to_log: headers,
+        ..Default::default()
+    };
+    Some(AccessLog {
+        name: filter_names::HTTP_GRPC_ACCESS_LOG.into(),
+        config_type: Some(access_log::ConfigType::TypedConfig(util::message_to_any(
+            &config,
         ))),
         ..Default::default()
     })
@@ -273,6 +321,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        assert!(build_http_grpc_access_log(&mesh).is_none());
+        mesh.enable_envoy_access_log_service = true;
+        let als = build_http_grpc_access_log(&mesh).unwrap();
+        assert_eq!(als.name, "envoy.http_grpc_access_log");
         // No file: no access log.
         mesh.access_log_file.clear();
         assert!(build_file_access_log(&mesh, true).is_none());
