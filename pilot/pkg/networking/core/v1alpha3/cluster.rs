@@ -518,9 +518,10 @@ fn string_value(s: &str) -> Value {
 }
 
 /// Endpoint metadata: `istio: {uid, network}` and the transport socket match `tlsMode`
-/// (upstream `BuildLbEndpointMetadata`).
+/// (upstream `BuildLbEndpointMetadata`; as upstream, an endpoint with nothing to say gets
+/// empty metadata unless its TLS mode is `disabled`).
 pub(crate) fn lb_endpoint_metadata(uid: &str, network: &str, tls_mode: &str) -> Option<Metadata> {
-    if uid.is_empty() && network.is_empty() && (tls_mode.is_empty() || tls_mode == "disabled") {
+    if uid.is_empty() && network.is_empty() && tls_mode == "disabled" {
         return None;
     }
     let mut md = Metadata::default();
@@ -566,4 +567,127 @@ pub(crate) fn normalize(clusters: Vec<Cluster>) -> Vec<Cluster> {
         .into_iter()
         .filter(|c| seen.insert(c.name.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PortList, ServiceAttributes};
+
+    fn svc(host: &str, registry_name: &str, name: &str, ns: &str) -> Service {
+        Service {
+            hostname: host.into(),
+            address: String::new(),
+            cluster_vips: Default::default(),
+            ports: PortList::default(),
+            service_accounts: Vec::new(),
+            creation_time: 0,
+            resolution: Resolution::ClientSideLb,
+            mesh_external: false,
+            attributes: ServiceAttributes {
+                service_registry: registry_name.into(),
+                name: name.into(),
+                namespace: ns.into(),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn alt_stat_names() {
+        // Upstream TestAltStatName.
+        let p = Port {
+            name: "grpc-svc".into(),
+            port: 7443,
+            protocol: Protocol::Grpc,
+        };
+        let k8s = |host, name, ns| svc(host, registry::KUBERNETES, name, ns);
+        let cases = [
+            (
+                "%SERVICE%",
+                k8s("reviews.default.svc.cluster.local", "reviews", "default"),
+                "",
+                "reviews.default",
+            ),
+            (
+                "%SERVICE%",
+                k8s(
+                    "reviews.namespace1.svc.cluster.local",
+                    "reviews",
+                    "namespace1",
+                ),
+                "",
+                "reviews.namespace1",
+            ),
+            (
+                "%SERVICE%.%SERVICE_PORT%",
+                k8s(
+                    "reviews.namespace1.svc.cluster.local",
+                    "reviews",
+                    "namespace1",
+                ),
+                "",
+                "reviews.namespace1.7443",
+            ),
+            (
+                "%SERVICE%.%SERVICE_PORT%",
+                svc("reviews.hostname.consul", registry::CONSUL, "foo", "bar"),
+                "",
+                "reviews.hostname.consul.7443",
+            ),
+            (
+                "%SERVICE_FQDN%",
+                k8s("reviews.default.svc.cluster.local", "reviews", "default"),
+                "",
+                "reviews.default.svc.cluster.local",
+            ),
+            (
+                "%SERVICE_FQDN%_%SERVICE_PORT%",
+                k8s("reviews.default.svc.cluster.local", "reviews", "default"),
+                "",
+                "reviews.default.svc.cluster.local_7443",
+            ),
+            (
+                "%SERVICE_FQDN%_%SERVICE_PORT_NAME%",
+                k8s("reviews.default.svc.cluster.local", "reviews", "default"),
+                "",
+                "reviews.default.svc.cluster.local_grpc-svc",
+            ),
+            (
+                "%SERVICE_FQDN%_%SERVICE_PORT_NAME%_%SUBSET_NAME%",
+                k8s("reviews.default.svc.cluster.local", "reviews", "default"),
+                "v1",
+                "reviews.default.svc.cluster.local_grpc-svc_v1",
+            ),
+        ];
+        for (pattern, s, subset, want) in cases {
+            assert_eq!(alt_stat_name(pattern, &s, subset, &p), want, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn endpoint_metadata() {
+        assert!(lb_endpoint_metadata("", "", "disabled").is_none());
+        // Nothing to say but not disabled: empty metadata, as upstream.
+        assert_eq!(lb_endpoint_metadata("", "", ""), Some(Metadata::default()));
+        let md = lb_endpoint_metadata("kubernetes://pod.ns", "net1", "istio").unwrap();
+        let istio = &md.filter_metadata["istio"];
+        assert_eq!(istio.fields.len(), 2);
+        assert!(istio.fields.contains_key("uid") && istio.fields.contains_key("network"));
+        assert!(md.filter_metadata["envoy.transport_socket_match"]
+            .fields
+            .contains_key("tlsMode"));
+    }
+
+    #[test]
+    fn localities() {
+        assert!(convert_locality("").is_none());
+        let l = convert_locality("us-east1/us-east1-b/rack1").unwrap();
+        assert_eq!(
+            (l.region.as_str(), l.zone.as_str(), l.sub_zone.as_str()),
+            ("us-east1", "us-east1-b", "rack1")
+        );
+        let l = convert_locality("eu").unwrap();
+        assert_eq!((l.region.as_str(), l.zone.as_str()), ("eu", ""));
+    }
 }
