@@ -214,7 +214,10 @@ fn inbound_passthrough_chains(ctx: &Ctx<'_>) -> Vec<FilterChain> {
                     p.on_inbound_passthrough(&input, &mut m);
                 }
             }
-            let mut filters = plugin_chains[0].tcp.clone();
+            let mut filters = plugin_chains
+                .first()
+                .map(|c| c.tcp.clone())
+                .unwrap_or_default();
             filters.push(filter);
             let mut fc = FilterChain {
                 filter_chain_match: Some(FilterChainMatch {
@@ -288,7 +291,11 @@ fn http_passthrough_chains(ctx: &Ctx<'_>) -> Vec<FilterChain> {
             }
             let mut http: HttpOpts = l::inbound_http_opts(ctx, cluster, "", &empty_port);
             http.stat_prefix = cluster.to_owned();
-            let hcm = l::build_http_connection_manager(ctx, &http, &plugin_chains[0].http);
+            let plugin_http = plugin_chains
+                .first()
+                .map(|c| c.http.as_slice())
+                .unwrap_or_default();
+            let hcm = l::build_http_connection_manager(ctx, &http, plugin_http);
             let mut fc = FilterChain {
                 filter_chain_match: Some(FilterChainMatch {
                     prefix_ranges: util::convert_address_to_cidr(cidr).into_iter().collect(),
