@@ -14,4 +14,4 @@ pub use service::{
     IstioEndpoint, Port, PortList, Resolution, Service, ServiceAttributes, ServiceDiscovery,
     ServiceInstance, Visibility,
 };
-pub use sidecar::SidecarScope;
+pub use sidecar::{EgressListener, SidecarScope};

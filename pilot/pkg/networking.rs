@@ -1,3 +1,5 @@
 //! Envoy configuration generation (upstream `pilot/pkg/networking`).
 
 pub mod core;
+pub mod plugin;
+pub mod util;

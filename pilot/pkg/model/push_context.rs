@@ -94,6 +94,16 @@ pub const PUSH_KINDS: &[Kind] = &[
     Kind::AuthorizationPolicy,
 ];
 
+/// A shared handle on a service registry (shown opaquely in `Debug` output).
+#[derive(Clone)]
+pub struct Registry(pub Arc<dyn ServiceDiscovery>);
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServiceDiscovery")
+    }
+}
+
 static PUSH_VERSION: AtomicU64 = AtomicU64::new(0);
 
 /// One consistent, immutable view of the mesh for a push.
@@ -116,6 +126,11 @@ pub struct PushContext {
     configs: BTreeMap<Kind, Vec<Arc<Config>>>,
     /// The default sidecar scope of each namespace (all visible services), built lazily.
     default_scopes: RwLock<HashMap<String, Arc<SidecarScope>>>,
+    /// Scopes built from Sidecar objects, by scope key, built lazily.
+    sidecar_scopes: RwLock<HashMap<String, Arc<SidecarScope>>>,
+    /// The registry the snapshot was taken from, for the few live reads generation makes
+    /// (DNS cluster endpoints, management ports), as upstream reads `push.Env`.
+    pub service_discovery: Registry,
     /// Problems found while building the snapshot (shown on /debug/push_status).
     pub errors: Vec<String>,
 }
@@ -182,6 +197,8 @@ impl PushContext {
             private_services,
             configs,
             default_scopes: RwLock::new(HashMap::new()),
+            sidecar_scopes: RwLock::new(HashMap::new()),
+            service_discovery: Registry(env.service_discovery.clone()),
             errors,
         }
     }
@@ -235,6 +252,31 @@ impl PushContext {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(namespace.to_owned())
+            .or_insert(scope)
+            .clone()
+    }
+}
+
+impl PushContext {
+    /// The scope cached under `key`, built with `build` the first time it is asked for.
+    pub fn cached_sidecar_scope(
+        &self,
+        key: &str,
+        build: impl FnOnce() -> SidecarScope,
+    ) -> Arc<SidecarScope> {
+        if let Some(s) = self
+            .sidecar_scopes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+        {
+            return s.clone();
+        }
+        let scope = Arc::new(build());
+        self.sidecar_scopes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_owned())
             .or_insert(scope)
             .clone()
     }

@@ -8,6 +8,10 @@ use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 
 use crate::model::{Proxy, PushContext};
 
+pub mod v1alpha3;
+
+pub use v1alpha3::ConfigGeneratorImpl;
+
 /// The xDS resource kinds pilot serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceKind {

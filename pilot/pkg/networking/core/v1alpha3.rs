@@ -1,0 +1,460 @@
+//! The v1alpha3 config generator (upstream `pilot/pkg/networking/core/v1alpha3`): CDS, LDS and
+//! RDS for sidecars from Istio 1.4's networking model.
+//!
+//! What every proxy of one sidecar scope shares (outbound clusters, outbound listeners,
+//! outbound route configs) is generated once per push context and proxy "shape" (the few
+//! proxy properties it depends on) and cached; the per-proxy parts (inbound, capture
+//! listeners, the pod-IP blackhole chains) are built or patched per proxy.
+//!
+//! Not generated yet (later work): VirtualService and DestinationRule translation (routes,
+//! subsets, traffic policies, TLS origination), EnvoyFilter patches, gateways (router proxies
+//! get an empty config), locality load balancing settings, the Mongo/Redis/MySQL filters.
+
+pub mod cluster;
+pub mod httproute;
+pub mod listener;
+pub mod listener_builder;
+pub mod networkfilter;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::listener::v3::Listener;
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+
+use crate::features::Features;
+use crate::model::{NodeType, Proxy, PushContext, SidecarScope};
+use crate::networking::core::{ConfigGenerator, ResourceKind};
+use crate::networking::plugin::Plugin;
+use crate::networking::util;
+
+use self::listener::OutboundTemplate;
+
+/// Everything one generation call reads.
+pub(crate) struct Ctx<'a> {
+    pub features: &'a Features,
+    pub plugins: &'a [Arc<dyn Plugin>],
+    pub proxy: &'a Proxy,
+    pub push: &'a PushContext,
+    pub scope: Arc<SidecarScope>,
+}
+
+/// Shared generation results of one push context.
+#[derive(Default)]
+struct PushCache {
+    version: String,
+    clusters: HashMap<u64, Arc<Vec<Cluster>>>,
+    listeners: HashMap<u64, Arc<Vec<OutboundTemplate>>>,
+    routes: HashMap<(u64, String), Arc<Option<RouteConfiguration>>>,
+}
+
+/// How many push contexts' results are kept (the current one and the one being replaced).
+const CACHED_PUSHES: usize = 2;
+
+/// The config generator pilot uses (upstream `ConfigGeneratorImpl`).
+pub struct ConfigGeneratorImpl {
+    features: Features,
+    plugins: Vec<Arc<dyn Plugin>>,
+    cache: Mutex<Vec<PushCache>>,
+}
+
+impl std::fmt::Debug for ConfigGeneratorImpl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigGeneratorImpl")
+            .field("plugins", &self.plugins.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigGeneratorImpl {
+    pub fn new(features: Features) -> ConfigGeneratorImpl {
+        ConfigGeneratorImpl {
+            features,
+            plugins: Vec::new(),
+            cache: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Registers a plugin; plugins run in registration order.
+    pub fn with_plugin(mut self, plugin: Arc<dyn Plugin>) -> ConfigGeneratorImpl {
+        self.plugins.push(plugin);
+        self
+    }
+
+    fn ctx<'a>(&'a self, proxy: &'a Proxy, push: &'a PushContext) -> Ctx<'a> {
+        Ctx {
+            features: &self.features,
+            plugins: &self.plugins,
+            proxy,
+            push,
+            scope: push.sidecar_scope(proxy),
+        }
+    }
+
+    /// Looks up (or builds, outside the lock, and stores) a shared result.
+    fn cached<K, V>(
+        &self,
+        push: &PushContext,
+        key: K,
+        table: impl Fn(&mut PushCache) -> &mut HashMap<K, Arc<V>>,
+        build: impl FnOnce() -> V,
+    ) -> Arc<V>
+    where
+        K: Hash + Eq + Clone,
+    {
+        {
+            let mut caches = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = caches.iter_mut().find(|c| c.version == push.version) {
+                if let Some(v) = table(c).get(&key) {
+                    return v.clone();
+                }
+            }
+        }
+        let value = Arc::new(build());
+        let mut caches = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let idx = match caches.iter().position(|c| c.version == push.version) {
+            Some(i) => i,
+            None => {
+                if caches.len() >= CACHED_PUSHES {
+                    caches.remove(0);
+                }
+                caches.push(PushCache {
+                    version: push.version.clone(),
+                    ..Default::default()
+                });
+                caches.len() - 1
+            }
+        };
+        table(&mut caches[idx]).entry(key).or_insert(value).clone()
+    }
+
+    fn clusters(&self, proxy: &Proxy, push: &PushContext) -> Vec<Cluster> {
+        if proxy.node_type != NodeType::Sidecar {
+            return vec![cluster::build_black_hole_cluster(&push.mesh)];
+        }
+        let ctx = self.ctx(proxy, push);
+        let outbound = self.cached(
+            push,
+            outbound_cluster_shape(&ctx),
+            |c| &mut c.clusters,
+            || cluster::build_outbound_clusters(&ctx),
+        );
+        let mut out: Vec<Cluster> = outbound.as_ref().clone();
+        out.push(cluster::build_black_hole_cluster(&push.mesh));
+        out.push(cluster::build_passthrough_cluster(&ctx));
+        out.extend(cluster::build_inbound_clusters(&ctx));
+        cluster::normalize(out)
+    }
+
+    fn outbound_listener_templates(&self, ctx: &Ctx<'_>) -> Arc<Vec<OutboundTemplate>> {
+        self.cached(
+            ctx.push,
+            outbound_listener_shape(ctx),
+            |c| &mut c.listeners,
+            || listener::OutboundBuilder::new(ctx).build(),
+        )
+    }
+}
+
+/// Hash of the proxy properties the shared outbound clusters depend on.
+fn outbound_cluster_shape(ctx: &Ctx<'_>) -> u64 {
+    let mut h = DefaultHasher::new();
+    ctx.scope.key.hash(&mut h);
+    version_bits(ctx.proxy).hash(&mut h);
+    let mut view = ctx.proxy.metadata.requested_network_view.clone();
+    view.sort();
+    view.hash(&mut h);
+    h.finish()
+}
+
+/// Hash of the proxy properties the shared outbound listeners depend on.
+fn outbound_listener_shape(ctx: &Ctx<'_>) -> u64 {
+    let mut h = DefaultHasher::new();
+    ctx.scope.key.hash(&mut h);
+    version_bits(ctx.proxy).hash(&mut h);
+    ctx.proxy.interception_mode().hash(&mut h);
+    util::wildcard_and_localhost(ctx.proxy).hash(&mut h);
+    ctx.proxy.cluster_id.hash(&mut h);
+    ctx.proxy.metadata.http10.hash(&mut h);
+    ctx.proxy.metadata.idle_timeout.hash(&mut h);
+    h.finish()
+}
+
+/// Hash of the proxy properties the outbound route configs depend on.
+fn route_shape(ctx: &Ctx<'_>) -> u64 {
+    let mut h = DefaultHasher::new();
+    ctx.scope.key.hash(&mut h);
+    version_bits(ctx.proxy).hash(&mut h);
+    ctx.proxy.dns_domain.hash(&mut h);
+    ctx.proxy.cluster_id.hash(&mut h);
+    h.finish()
+}
+
+/// The version thresholds generation distinguishes: (>= 1.3, >= 1.4).
+fn version_bits(proxy: &Proxy) -> (bool, bool) {
+    (
+        util::is_istio_version_ge13(proxy),
+        util::is_istio_version_ge14(proxy),
+    )
+}
+
+impl ConfigGenerator for ConfigGeneratorImpl {
+    fn build_clusters(&self, proxy: &Proxy, push: &PushContext) -> Vec<Cluster> {
+        self.clusters(proxy, push)
+    }
+
+    fn build_listeners(&self, proxy: &Proxy, push: &PushContext) -> Vec<Listener> {
+        if proxy.node_type != NodeType::Sidecar || push.mesh.proxy_listen_port <= 0 {
+            return Vec::new();
+        }
+        let ctx = self.ctx(proxy, push);
+        let mut inbound = listener::build_sidecar_inbound_listeners(&ctx);
+        let templates = self.outbound_listener_templates(&ctx);
+        let outbound = listener::instantiate_outbound(&templates, proxy);
+        let existing: Vec<&Listener> = inbound.iter().chain(outbound.iter()).collect();
+        let mgmt = listener::build_management_listeners(&ctx, &existing);
+        inbound.extend(mgmt);
+        let virtual_outbound = listener_builder::build_virtual_outbound_listener(&ctx);
+        let virtual_inbound = listener_builder::build_virtual_inbound_listener(&ctx, &inbound);
+        let mut out = inbound;
+        out.extend(outbound);
+        out.push(virtual_outbound);
+        out.push(virtual_inbound);
+        out
+    }
+
+    fn build_http_routes(
+        &self,
+        proxy: &Proxy,
+        push: &PushContext,
+        route_names: &[String],
+    ) -> Vec<RouteConfiguration> {
+        if proxy.node_type != NodeType::Sidecar {
+            return route_names
+                .iter()
+                .map(|n| httproute::empty_route_config(n))
+                .collect();
+        }
+        let ctx = self.ctx(proxy, push);
+        let shape = route_shape(&ctx);
+        route_names
+            .iter()
+            .map(|name| {
+                let rc = self.cached(
+                    push,
+                    (shape, name.clone()),
+                    |c| &mut c.routes,
+                    || httproute::build_sidecar_outbound_route_config(&ctx, name),
+                );
+                rc.as_ref()
+                    .clone()
+                    .unwrap_or_else(|| httproute::empty_route_config(name))
+            })
+            .collect()
+    }
+
+    fn scope_key(&self, kind: ResourceKind, proxy: &Proxy, push: &PushContext) -> u64 {
+        let mut h = DefaultHasher::new();
+        kind.hash(&mut h);
+        proxy.node_type.hash(&mut h);
+        proxy.config_namespace.hash(&mut h);
+        version_bits(proxy).hash(&mut h);
+        if proxy.node_type != NodeType::Sidecar {
+            // Gateways get a fixed config for now.
+            return h.finish();
+        }
+        let scope = push.sidecar_scope(proxy);
+        scope.key.hash(&mut h);
+        let hash_instances = |h: &mut DefaultHasher, with_addresses: bool| {
+            for i in &proxy.service_instances {
+                i.service.hostname.hash(h);
+                i.service_port.hash(h);
+                i.endpoint.endpoint_port.hash(h);
+                if with_addresses {
+                    i.endpoint.address.hash(h);
+                }
+            }
+        };
+        let mgmt_ports = |h: &mut DefaultHasher| {
+            for ip in &proxy.ip_addresses {
+                push.service_discovery.0.management_ports(ip).hash(h);
+            }
+        };
+        match kind {
+            ResourceKind::Cluster => {
+                proxy.interception_mode().hash(&mut h);
+                util::ip_families(proxy).hash(&mut h);
+                let mut view = proxy.metadata.requested_network_view.clone();
+                view.sort();
+                view.hash(&mut h);
+                hash_instances(&mut h, false);
+                mgmt_ports(&mut h);
+            }
+            ResourceKind::Listener => {
+                proxy.interception_mode().hash(&mut h);
+                proxy.ip_addresses.hash(&mut h);
+                proxy.cluster_id.hash(&mut h);
+                proxy.metadata.http10.hash(&mut h);
+                proxy.metadata.idle_timeout.hash(&mut h);
+                hash_instances(&mut h, true);
+                mgmt_ports(&mut h);
+            }
+            ResourceKind::Route => {
+                proxy.dns_domain.hash(&mut h);
+                proxy.cluster_id.hash(&mut h);
+            }
+            ResourceKind::Endpoint => {
+                proxy.cluster_id.hash(&mut h);
+                proxy.locality.hash(&mut h);
+                let mut view = proxy.metadata.requested_network_view.clone();
+                view.sort();
+                view.hash(&mut h);
+            }
+        }
+        h.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        ConfigStore, Environment, NodeMetadata, Port, PortList, Resolution, Service,
+        ServiceAttributes, ServiceDiscovery, ServiceInstance, StoreError,
+    };
+    use istio_pkg::config::labels;
+    use istio_pkg::config::model::Config;
+    use istio_pkg::config::protocol::Instance as Protocol;
+    use istio_pkg::config::schema::Kind;
+
+    struct Services(Vec<Arc<Service>>);
+
+    impl ServiceDiscovery for Services {
+        fn services(&self) -> Vec<Arc<Service>> {
+            self.0.clone()
+        }
+        fn get_service(&self, hostname: &str) -> Option<Arc<Service>> {
+            self.0.iter().find(|s| s.hostname == hostname).cloned()
+        }
+        fn instances_by_port(
+            &self,
+            _: &Service,
+            _: u32,
+            _: &labels::Collection,
+        ) -> Vec<ServiceInstance> {
+            Vec::new()
+        }
+        fn get_proxy_service_instances(&self, _: &Proxy) -> Vec<ServiceInstance> {
+            Vec::new()
+        }
+        fn get_proxy_workload_labels(&self, _: &Proxy) -> labels::Collection {
+            labels::Collection::default()
+        }
+        fn get_istio_service_accounts(&self, _: &Service, _: &[u32]) -> Vec<String> {
+            Vec::new()
+        }
+    }
+
+    struct NoConfig;
+
+    impl ConfigStore for NoConfig {
+        fn kinds(&self) -> Vec<Kind> {
+            Vec::new()
+        }
+        fn get(&self, _: Kind, _: &str, _: &str) -> Option<Arc<Config>> {
+            None
+        }
+        fn list(&self, _: Kind, _: Option<&str>) -> Result<Vec<Arc<Config>>, StoreError> {
+            Ok(Vec::new())
+        }
+        fn create(&self, c: Config) -> Result<String, StoreError> {
+            Err(StoreError::ReadOnly {
+                kind: c.meta.kind,
+                key: c.meta.key(),
+            })
+        }
+        fn update(&self, c: Config) -> Result<String, StoreError> {
+            self.create(c)
+        }
+        fn delete(&self, kind: Kind, name: &str, _: &str) -> Result<(), StoreError> {
+            Err(StoreError::ReadOnly {
+                kind,
+                key: name.into(),
+            })
+        }
+    }
+
+    fn svc(i: usize) -> Arc<Service> {
+        Arc::new(Service {
+            hostname: format!("s{i}.ns.svc.cluster.local"),
+            address: format!("10.0.{}.{}", i / 250, i % 250 + 1),
+            cluster_vips: Default::default(),
+            ports: PortList(vec![
+                Port {
+                    name: "http".into(),
+                    port: 8080,
+                    protocol: Protocol::Http,
+                },
+                Port {
+                    name: "tcp".into(),
+                    port: 9000 + i as u32 % 7,
+                    protocol: Protocol::Tcp,
+                },
+            ]),
+            service_accounts: Vec::new(),
+            creation_time: 0,
+            resolution: Resolution::ClientSideLb,
+            mesh_external: false,
+            attributes: ServiceAttributes {
+                namespace: "ns".into(),
+                ..Default::default()
+            },
+        })
+    }
+
+    fn proxy(ip: &str, ns: &str) -> Proxy {
+        Proxy::parse(
+            &format!("sidecar~{ip}~p.{ns}~{ns}.svc.cluster.local"),
+            NodeMetadata::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn outbound_parts_are_generated_once_per_scope() {
+        let env = Environment::new(
+            Arc::new(Services((0..300).map(svc).collect())),
+            Arc::new(NoConfig),
+            istio_pkg::config::mesh::default_mesh_config(),
+            istio_pkg::config::mesh::empty_mesh_networks(),
+            "cluster.local",
+        );
+        let push = PushContext::new(&env);
+        let g = ConfigGeneratorImpl::new(Features::default());
+        let routes = ["8080".to_string()];
+        for i in 0..50 {
+            let p = proxy(&format!("10.9.0.{}", i + 1), "ns");
+            assert_eq!(g.build_clusters(&p, &push).len(), 300 * 2 + 3);
+            assert!(g.build_listeners(&p, &push).len() > 300);
+            g.build_http_routes(&p, &push, &routes);
+        }
+        let other = proxy("10.9.1.1", "other");
+        g.build_listeners(&other, &push);
+        let caches = g.cache.lock().unwrap();
+        assert_eq!(caches.len(), 1);
+        // One entry per scope (namespace), not per proxy.
+        assert_eq!(caches[0].clusters.len(), 1);
+        assert_eq!(caches[0].listeners.len(), 2);
+        assert_eq!(caches[0].routes.len(), 1);
+        drop(caches);
+        // A new push context starts a new cache; old ones are dropped beyond two.
+        for _ in 0..3 {
+            let push = PushContext::new(&env);
+            g.build_clusters(&proxy("10.9.0.1", "ns"), &push);
+        }
+        assert_eq!(g.cache.lock().unwrap().len(), CACHED_PUSHES);
+    }
+}
