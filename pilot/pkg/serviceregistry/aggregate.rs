@@ -239,7 +239,8 @@ mod tests {
         );
         let agg = Aggregate::new(vec![k1, k2, se]);
         let svcs = agg.services();
-        let got: Vec<(String, String, Vec<(String, String)>)> = svcs
+        type Row = (String, String, Vec<(String, String)>);
+        let got: Vec<Row> = svcs
             .iter()
             .map(|s| {
                 (

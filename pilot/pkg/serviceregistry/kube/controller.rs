@@ -955,8 +955,9 @@ fn probe_ports(pod: &Pod) -> PortList {
     PortList(set.into_values().collect())
 }
 
-/// A watched object.
+/// A watched object. (Moved once per watch event; boxing would only add an allocation.)
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Obj {
     Service(KubeService),
     Endpoints(Endpoints),
