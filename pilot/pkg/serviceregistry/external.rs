@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use istio_api::istio::networking::v1alpha3 as networking;
@@ -210,6 +210,8 @@ pub fn convert_instances(cfg: &Config, services: &[Arc<Service>]) -> Vec<Service
 
 #[derive(Default)]
 struct Index {
+    /// The store generation this index was built from.
+    generation: u64,
     services: Vec<Arc<Service>>,
     /// First service per hostname.
     by_host: HashMap<String, Arc<Service>>,
@@ -222,7 +224,8 @@ struct Index {
 pub struct ServiceEntryStore {
     store: Arc<dyn ConfigStoreCache>,
     index: RwLock<Index>,
-    dirty: AtomicBool,
+    /// Bumped on every ServiceEntry change; the index is stale while it lags behind.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for ServiceEntryStore {
@@ -241,14 +244,14 @@ impl ServiceEntryStore {
         let this = Arc::new(ServiceEntryStore {
             store: store.clone(),
             index: RwLock::new(Index::default()),
-            dirty: AtomicBool::new(true),
+            generation: AtomicU64::new(1),
         });
         let weak = Arc::downgrade(&this);
         store.register_event_handler(
             Kind::ServiceEntry,
             Arc::new(move |_prev, cfg, _event| {
                 if let Some(this) = weak.upgrade() {
-                    this.dirty.store(true, Ordering::Release);
+                    this.generation.fetch_add(1, Ordering::AcqRel);
                 }
                 let mut req = PushRequest::full();
                 req.namespaces_updated.insert(cfg.meta.namespace.clone());
@@ -266,7 +269,14 @@ impl ServiceEntryStore {
 
     /// Rebuilds the indexes if a ServiceEntry changed since the last build.
     fn refresh(&self) {
-        if !self.dirty.swap(false, Ordering::AcqRel) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
+            >= generation
+        {
             return;
         }
         let configs = match self.store.list(Kind::ServiceEntry, None) {
@@ -276,7 +286,10 @@ impl ServiceEntryStore {
                 Vec::new()
             }
         };
-        let mut idx = Index::default();
+        let mut idx = Index {
+            generation,
+            ..Index::default()
+        };
         for cfg in &configs {
             let services = convert_services(cfg);
             for s in &services {
@@ -299,7 +312,11 @@ impl ServiceEntryStore {
             }
             idx.services.extend(services);
         }
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = idx;
+        // A concurrent refresh may have built from a newer generation meanwhile.
+        let mut current = self.index.write().unwrap_or_else(|e| e.into_inner());
+        if current.generation < idx.generation {
+            *current = idx;
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
