@@ -374,6 +374,10 @@ impl FileStore {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
+            // A watch on a root that was removed sees nothing of its successor: re-arm.
+            if watcher.is_some() && !self.root.exists() {
+                watcher = None;
+            }
             if watcher.is_none() {
                 watcher = self.watch(wake.clone());
             }
