@@ -367,7 +367,8 @@ impl FileStore {
     /// `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let wake = Arc::new(tokio::sync::Notify::new());
-        let mut watcher = None;
+        // Arm the watch before the first scan so no change falls between the two.
+        let mut watcher = self.watch(wake.clone());
         let this = self.clone();
         let _ = tokio::task::spawn_blocking(move || this.scan()).await;
         let mut ticker = tokio::time::interval(self.opts.rescan_interval);
