@@ -8,9 +8,9 @@ TAG ?= 1.4.10
 export ISTIO_CONFORMANCE_DIR ?= $(abspath ../shared/conformance/istio-1.4.10)
 
 # The packages whose binaries we ship (tools and test runners are not part of `make build`).
-PRODUCT_PACKAGES := istioctl
+PRODUCT_PACKAGES := istioctl istio-pilot
 
-.PHONY: help setup build test lint fmt conformance run bench fuzz e2e docker push clean
+.PHONY: help setup build test lint fmt conformance run bench bench-pilot fuzz e2e docker push clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9.]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,11 +34,26 @@ fmt: ## Format the code
 conformance: setup ## Run the upstream Istio 1.4.10 test vectors (ISTIO_CONFORMANCE_DIR)
 	$(CARGO) run --locked -p istio-conformance --bin conformance
 
-run: build ## The main job: build everything, then validate the bundled samples
+run: build ## The main job: the local mesh (pilot on the bundled samples, no Kubernetes); Ctrl-C stops it
 	target/release/istioctl validate -f samples/
+	$(CARGO) build --release --locked -p hyperistio
+	target/release/hyperistio $(RUN_ARGS)
 
 bench: setup ## Benchmarks (criterion); results under target/criterion
 	$(CARGO) bench --workspace --locked
+
+# Whole-process pilot benchmark (README "Measured"): a mesh of BENCH_SERVICES ServiceEntries x
+# BENCH_ENDPOINTS endpoints served from --configDir, BENCH_CLIENTS simulated sidecars over ADS v2.
+BENCH_SERVICES ?= 1000
+BENCH_ENDPOINTS ?= 10
+BENCH_CLIENTS ?= 2000
+bench-pilot: setup ## Load test: time to full config for BENCH_CLIENTS sidecars, pilot CPU and peak RSS
+	$(CARGO) build --release --locked -p istio-pilot -p pilot-load
+	target/release/pilot-load gen-config --services $(BENCH_SERVICES) --endpoints $(BENCH_ENDPOINTS) --out out/bench-pilot/config
+	target/release/pilot-load run -n $(BENCH_CLIENTS) --addr 127.0.0.1:15010 -- \
+		target/release/pilot-discovery discovery --registries= --configDir out/bench-pilot/config \
+		--meshConfig= --networksConfig= --secureGrpcAddr= --grpcAddr 127.0.0.1:15010 \
+		--httpAddr 127.0.0.1:18080 --monitoringAddr 127.0.0.1:15014
 
 FUZZ_SECONDS ?= 60
 fuzz: ## Coverage-guided fuzzing of the config input path for FUZZ_SECONDS (needs cargo-fuzz)

@@ -6,5 +6,6 @@ pub mod args;
 pub mod cli;
 pub mod http;
 pub mod secure;
+pub mod server;
 
 pub use args::PilotArgs;

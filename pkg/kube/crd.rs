@@ -130,4 +130,3 @@ pub async fn create_missing_crds(
     }
     Ok(names)
 }
-

@@ -1,7 +1,6 @@
 //! The flags of `pilot-discovery discovery` (upstream `pilot/cmd/pilot-discovery/main.go` and
 //! `bootstrap.PilotArgs`), with upstream's names, shorthands and defaults.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use istio_pkg::keepalive;
@@ -31,7 +30,7 @@ pub struct PilotArgs {
 
     /// File name for Istio mesh configuration. If not specified, a default mesh will be used.
     #[arg(long = "meshConfig", default_value = "/etc/istio/config/mesh")]
-    pub mesh_config: PathBuf,
+    pub mesh_config: String,
 
     /// File name for Istio mesh networks configuration. If not specified, a default mesh
     /// networks will be used.
@@ -39,7 +38,7 @@ pub struct PilotArgs {
         long = "networksConfig",
         default_value = "/etc/istio/config/meshNetworks"
     )]
-    pub networks_config: PathBuf,
+    pub networks_config: String,
 
     /// Select a namespace where the controller resides. If not set, uses ${POD_NAMESPACE}
     /// environment variable
@@ -201,7 +200,7 @@ mod tests {
         assert_eq!(a.secure_grpc_addr, ":15012");
         assert_eq!(a.domain, "cluster.local");
         assert_eq!(a.resync, Duration::from_secs(60));
-        assert_eq!(a.mesh_config, PathBuf::from("/etc/istio/config/mesh"));
+        assert_eq!(a.mesh_config, "/etc/istio/config/mesh");
         assert!(a.profile && a.discovery_cache && !a.disable_install_crds);
         assert!(a.validate().is_ok());
     }
