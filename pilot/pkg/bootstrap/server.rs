@@ -35,22 +35,36 @@ use super::args::PilotArgs;
 use super::{http, secure};
 
 /// Forwards registry and store events to the discovery server once it exists (registries are
-/// built before the server, which needs the environment they are part of).
+/// built before the server, which needs the environment they are part of). Endpoint updates
+/// that arrive earlier are kept and replayed, so the endpoint index misses nothing; other
+/// early events are covered by the first push context, which is built after the caches sync.
 #[derive(Default)]
 pub struct DeferredUpdater {
     target: OnceLock<Arc<dyn XdsUpdater>>,
+    early_eds: std::sync::Mutex<Vec<(String, String, String, Vec<IstioEndpoint>)>>,
 }
 
 impl DeferredUpdater {
     pub fn set(&self, target: Arc<dyn XdsUpdater>) {
-        let _ = self.target.set(target);
+        let mut early = self.early_eds.lock().unwrap_or_else(|e| e.into_inner());
+        if self.target.set(target.clone()).is_ok() {
+            for (shard, host, ns, eps) in early.drain(..) {
+                target.eds_update(&shard, &host, &ns, eps);
+            }
+        }
     }
 }
 
 impl XdsUpdater for DeferredUpdater {
     fn eds_update(&self, shard: &str, hostname: &str, namespace: &str, eps: Vec<IstioEndpoint>) {
         if let Some(t) = self.target.get() {
-            t.eds_update(shard, hostname, namespace, eps);
+            return t.eds_update(shard, hostname, namespace, eps);
+        }
+        let mut early = self.early_eds.lock().unwrap_or_else(|e| e.into_inner());
+        match self.target.get() {
+            // Set while we waited for the lock.
+            Some(t) => t.eds_update(shard, hostname, namespace, eps),
+            None => early.push((shard.into(), hostname.into(), namespace.into(), eps)),
         }
     }
 
@@ -137,6 +151,7 @@ async fn kube_registry(
     updater: Arc<DeferredUpdater>,
     shutdown: CancellationToken,
     tasks: &mut JoinSet<anyhow::Result<()>>,
+    sync_checks: &mut Vec<Box<dyn Fn() -> bool + Send + Sync>>,
 ) -> anyhow::Result<aggregate::Registry> {
     let trust_domain = if !args.trust_domain.is_empty() {
         args.trust_domain.clone()
@@ -155,6 +170,8 @@ async fn kube_registry(
     };
     let cluster_id = opts.cluster_id.clone();
     let controller = Controller::new(client, opts, updater);
+    let synced = controller.clone();
+    sync_checks.push(Box::new(move || synced.has_synced()));
     let c = controller.clone();
     tasks.spawn(async move {
         c.run(shutdown).await;
@@ -279,6 +296,7 @@ impl Server {
 
         // Registries: those of --registries in order, then ServiceEntries (always on).
         let mut registries: Vec<aggregate::Registry> = Vec::new();
+        let mut sync_checks: Vec<Box<dyn Fn() -> bool + Send + Sync>> = Vec::new();
         for r in &args.registries {
             match r.as_str() {
                 "" => {}
@@ -293,6 +311,7 @@ impl Server {
                             updater.clone(),
                             shutdown.clone(),
                             &mut tasks,
+                            &mut sync_checks,
                         )
                         .await?,
                     );
@@ -342,17 +361,25 @@ impl Server {
                 }),
             );
         }
+        {
+            let store = store.clone();
+            discovery.add_ready_check(move || store.has_synced());
+        }
+        for check in sync_checks {
+            discovery.add_ready_check(check);
+        }
 
-        // Wait for the initial state before serving (as upstream's cache sync).
+        // Wait for the initial state before serving (as upstream's cache sync), then build the
+        // first push context from it.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !store.has_synced() && tokio::time::Instant::now() < deadline {
+        while !discovery.is_ready() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if !store.has_synced() {
-            warn!("config store did not sync within 30s; serving what is known");
+        if !discovery.is_ready() {
+            warn!("caches did not sync within 30s; serving what is known");
         }
         discovery.start(shutdown.clone());
-        discovery.config_update(PushRequest::full());
+        discovery.push(PushRequest::full()).await;
 
         let mut listening = Listening::default();
         // gRPC (ADS v2 + v3).
