@@ -310,7 +310,19 @@ impl DiscoveryServer {
                     let Some((req, queued)) = con.take_pending() else { continue };
                     let permit = self.throttle.clone().acquire_owned().await;
                     self.metrics.queue_time.observe(queued.elapsed().as_secs_f64());
-                    let r = self.push_connection(con, &req, tx).await;
+                    let mut r = self.push_connection(con, &req, tx).await;
+                    // Hold the push slot until the client took the responses, so that at most
+                    // PILOT_PUSH_THROTTLE connections hold queued responses at once; a client
+                    // that does not take them within the send timeout is not reading.
+                    if r.is_ok()
+                        && tokio::time::timeout(self.send_timeout(), tx.reserve_many(tx.max_capacity()))
+                            .await
+                            .is_err()
+                    {
+                        tracing::info!(target: "ads", "Timeout writing {} ({}); closing the connection", con.con_id, con.peer_addr);
+                        self.metrics.write_timeouts.inc();
+                        r = Err(ConnError::Closed);
+                    }
                     drop(permit);
                     r?;
                 }
