@@ -631,21 +631,18 @@ impl DiscoveryServer {
         let v3 = self
             .cache
             .get_or_build(&push.version, key(XdsVersion::V3), || match kind {
-                ResourceKind::Cluster => encode_all(
+                ResourceKind::Cluster => Ok(encode_all(
                     V3_CLUSTER,
                     gen.build_clusters(&proxy, push).iter(),
-                    XdsVersion::V3,
-                ),
-                ResourceKind::Listener => encode_all(
+                )),
+                ResourceKind::Listener => Ok(encode_all(
                     V3_LISTENER,
                     gen.build_listeners(&proxy, push).iter(),
-                    XdsVersion::V3,
-                ),
-                ResourceKind::Route => encode_all(
+                )),
+                ResourceKind::Route => Ok(encode_all(
                     V3_ROUTE,
                     gen.build_http_routes(&proxy, push, names).iter(),
-                    XdsVersion::V3,
-                ),
+                )),
                 ResourceKind::Endpoint => Ok(Vec::new()),
             })
             .await?;
@@ -715,42 +712,40 @@ impl DiscoveryServer {
             ni.insert(cluster.to_owned());
             self.metrics.eds_no_instances.set(ni.len() as i64);
         }
-        let r = encode_all(V3_ENDPOINT, std::iter::once(&cla), version)?
-            .pop()
-            .unwrap_or_default();
+        let v3 = encode_all(V3_ENDPOINT, std::iter::once(&cla));
+        let mut r = match version {
+            XdsVersion::V3 => v3,
+            XdsVersion::V2 => downgrade_all(&v3)?,
+        };
+        let r = r.pop().unwrap_or_default();
         self.cache
             .eds_put(&push.version, cluster, version, generation, r.clone());
         Ok(r)
     }
 }
 
-/// The v2 form of encoded v3 resources.
+/// The v2 form of encoded v3 resources: the one place resources for v2 clients go through
+/// [`downgrade`].
 fn downgrade_all(v3: &[EncodedResource]) -> Result<Vec<EncodedResource>, DowngradeError> {
     v3.iter()
         .map(|r| {
             let any = prost_types::Any::decode(r.as_ref())
-                .map_err(|e| DowngradeError::UnknownType(format!("undecodable resource: {e}")))?;
+                .map_err(|e| DowngradeError::Undecodable(e.to_string()))?;
             Ok(encode_any(&downgrade(any)?))
         })
         .collect()
 }
 
-/// Encodes v3 messages as `Any`s, downgraded for v2 clients.
+/// Encodes v3 messages as `Any`s.
 fn encode_all<'a, M: Message + 'a>(
     v3_type_url: &str,
     msgs: impl Iterator<Item = &'a M>,
-    version: XdsVersion,
-) -> Result<Vec<EncodedResource>, DowngradeError> {
+) -> Vec<EncodedResource> {
     msgs.map(|m| {
-        let any = prost_types::Any {
+        encode_any(&prost_types::Any {
             type_url: v3_type_url.to_owned(),
             value: m.encode_to_vec(),
-        };
-        let any = match version {
-            XdsVersion::V3 => any,
-            XdsVersion::V2 => downgrade(any)?,
-        };
-        Ok(encode_any(&any))
+        })
     })
     .collect()
 }
