@@ -6,6 +6,7 @@
 //!   protocol (watches, ACK/NACK, pushes).
 //! - [`eds`]: the endpoint index and `ClusterLoadAssignment` generation.
 //! - [`cache`]: generated responses shared by proxies with equal inputs, pre-encoded.
+//! - [`grpc`]: gRPC framing of the streams without per-stream message buffers.
 //! - [`version`]: type URLs per xDS version and the v3 → v2 downgrade.
 //! - [`monitoring`]: upstream's metrics.
 //! - [`debug`]: `/debug/*` and `/ready`.
@@ -16,6 +17,7 @@ pub mod debounce;
 pub mod debug;
 pub mod discovery;
 pub mod eds;
+pub mod grpc;
 pub mod monitoring;
 pub mod version;
 pub mod wire;

@@ -27,21 +27,21 @@ use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 use prost::Message;
 use tokio::sync::{mpsc, Notify};
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::codegen::{http, Body, BoxFuture, Context, Poll, Service, StdError};
 use tonic::server::NamedService;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::Status;
 
 use super::cache::{CacheKey, Resources};
 use super::discovery::{proxy_needs_push, DiscoveryServer};
 use super::eds::{build_cluster_load_assignment, cluster_hostname, endpoint_count};
+use super::grpc::{RequestStream, ResponseBody};
 use super::monitoring::send_error_label;
 use super::version::{
     downgrade, kind_short, parse_type_url, type_url, DowngradeError, XdsVersion, V3_CLUSTER,
     V3_ENDPOINT, V3_LISTENER, V3_ROUTE,
 };
-use super::wire::{encode_any, AdsCodec, EncodedResource, XdsResponse};
+use super::wire::{encode_any, EncodedResource, XdsResponse};
 use crate::model::{NodeMetadata, Proxy, PushContext, PushRequest};
 use crate::networking::core::ResourceKind;
 
@@ -218,16 +218,15 @@ impl DiscoveryServer {
             .add_service(AdsService::<V2>::new(self.clone()))
     }
 
-    /// Serves one `StreamAggregatedResources` stream.
-    pub async fn stream_aggregated_resources(
+    /// Serves one `StreamAggregatedResources` stream: spawns the connection task and returns
+    /// its send queue, which the response body drains.
+    pub fn stream_aggregated_resources(
         self: &Arc<Self>,
         transport: XdsVersion,
-        request: Request<Streaming<DiscoveryRequest>>,
-    ) -> Result<ReceiverStream<Result<XdsResponse, Status>>, Status> {
-        let peer = request
-            .remote_addr()
-            .map_or_else(|| "0.0.0.0".to_owned(), |a| a.to_string());
-        let requests = request.into_inner();
+        peer: Option<std::net::SocketAddr>,
+        requests: RequestStream,
+    ) -> mpsc::Receiver<Result<XdsResponse, Status>> {
+        let peer = peer.map_or_else(|| "0.0.0.0".to_owned(), |a| a.to_string());
         let (tx, rx) = mpsc::channel(self.send_queue.max(1));
         let me = self.clone();
         tokio::spawn(async move {
@@ -244,14 +243,14 @@ impl DiscoveryServer {
                 let _ = tokio::time::timeout(me.send_timeout(), tx.send(Err(s))).await;
             }
         });
-        Ok(ReceiverStream::new(rx))
+        rx
     }
 
     async fn run_stream(
         self: &Arc<Self>,
         transport: XdsVersion,
         peer: String,
-        mut requests: Streaming<DiscoveryRequest>,
+        mut requests: RequestStream,
         tx: mpsc::Sender<Result<XdsResponse, Status>>,
     ) -> Result<(), ConnError> {
         let t0 = Instant::now();
@@ -283,7 +282,7 @@ impl DiscoveryServer {
         self: &Arc<Self>,
         con: &Arc<Connection>,
         first: DiscoveryRequest,
-        requests: &mut Streaming<DiscoveryRequest>,
+        requests: &mut RequestStream,
         tx: &mpsc::Sender<Result<XdsResponse, Status>>,
         t0: Instant,
     ) -> Result<(), ConnError> {
@@ -311,7 +310,19 @@ impl DiscoveryServer {
                     let Some((req, queued)) = con.take_pending() else { continue };
                     let permit = self.throttle.clone().acquire_owned().await;
                     self.metrics.queue_time.observe(queued.elapsed().as_secs_f64());
-                    let r = self.push_connection(con, &req, tx).await;
+                    let mut r = self.push_connection(con, &req, tx).await;
+                    // Hold the push slot until the client took the responses, so that at most
+                    // PILOT_PUSH_THROTTLE connections hold queued responses at once; a client
+                    // that does not take them within the send timeout is not reading.
+                    if r.is_ok()
+                        && tokio::time::timeout(self.send_timeout(), tx.reserve_many(tx.max_capacity()))
+                            .await
+                            .is_err()
+                    {
+                        tracing::info!(target: "ads", "Timeout writing {} ({}); closing the connection", con.con_id, con.peer_addr);
+                        self.metrics.write_timeouts.inc();
+                        r = Err(ConnError::Closed);
+                    }
                     drop(permit);
                     r?;
                 }
@@ -620,21 +631,18 @@ impl DiscoveryServer {
         let v3 = self
             .cache
             .get_or_build(&push.version, key(XdsVersion::V3), || match kind {
-                ResourceKind::Cluster => encode_all(
+                ResourceKind::Cluster => Ok(encode_all(
                     V3_CLUSTER,
                     gen.build_clusters(&proxy, push).iter(),
-                    XdsVersion::V3,
-                ),
-                ResourceKind::Listener => encode_all(
+                )),
+                ResourceKind::Listener => Ok(encode_all(
                     V3_LISTENER,
                     gen.build_listeners(&proxy, push).iter(),
-                    XdsVersion::V3,
-                ),
-                ResourceKind::Route => encode_all(
+                )),
+                ResourceKind::Route => Ok(encode_all(
                     V3_ROUTE,
                     gen.build_http_routes(&proxy, push, names).iter(),
-                    XdsVersion::V3,
-                ),
+                )),
                 ResourceKind::Endpoint => Ok(Vec::new()),
             })
             .await?;
@@ -704,42 +712,40 @@ impl DiscoveryServer {
             ni.insert(cluster.to_owned());
             self.metrics.eds_no_instances.set(ni.len() as i64);
         }
-        let r = encode_all(V3_ENDPOINT, std::iter::once(&cla), version)?
-            .pop()
-            .unwrap_or_default();
+        let v3 = encode_all(V3_ENDPOINT, std::iter::once(&cla));
+        let mut r = match version {
+            XdsVersion::V3 => v3,
+            XdsVersion::V2 => downgrade_all(&v3)?,
+        };
+        let r = r.pop().unwrap_or_default();
         self.cache
             .eds_put(&push.version, cluster, version, generation, r.clone());
         Ok(r)
     }
 }
 
-/// The v2 form of encoded v3 resources.
+/// The v2 form of encoded v3 resources: the one place resources for v2 clients go through
+/// [`downgrade`].
 fn downgrade_all(v3: &[EncodedResource]) -> Result<Vec<EncodedResource>, DowngradeError> {
     v3.iter()
         .map(|r| {
             let any = prost_types::Any::decode(r.as_ref())
-                .map_err(|e| DowngradeError::UnknownType(format!("undecodable resource: {e}")))?;
+                .map_err(|e| DowngradeError::Undecodable(e.to_string()))?;
             Ok(encode_any(&downgrade(any)?))
         })
         .collect()
 }
 
-/// Encodes v3 messages as `Any`s, downgraded for v2 clients.
+/// Encodes v3 messages as `Any`s.
 fn encode_all<'a, M: Message + 'a>(
     v3_type_url: &str,
     msgs: impl Iterator<Item = &'a M>,
-    version: XdsVersion,
-) -> Result<Vec<EncodedResource>, DowngradeError> {
+) -> Vec<EncodedResource> {
     msgs.map(|m| {
-        let any = prost_types::Any {
+        encode_any(&prost_types::Any {
             type_url: v3_type_url.to_owned(),
             value: m.encode_to_vec(),
-        };
-        let any = match version {
-            XdsVersion::V3 => any,
-            XdsVersion::V2 => downgrade(any)?,
-        };
-        Ok(encode_any(&any))
+        })
     })
     .collect()
 }
@@ -804,34 +810,13 @@ impl<A: AdsApi> NamedService for AdsService<A> {
     const NAME: &'static str = A::NAME;
 }
 
-struct StreamMethod<A> {
-    server: Arc<DiscoveryServer>,
-    _api: std::marker::PhantomData<A>,
-}
-
-impl<A: AdsApi> tonic::server::StreamingService<DiscoveryRequest> for StreamMethod<A> {
-    type Response = XdsResponse;
-    type ResponseStream = ReceiverStream<Result<XdsResponse, Status>>;
-    type Future = BoxFuture<Response<Self::ResponseStream>, Status>;
-
-    fn call(&mut self, request: Request<Streaming<DiscoveryRequest>>) -> Self::Future {
-        let server = self.server.clone();
-        Box::pin(async move {
-            server
-                .stream_aggregated_resources(A::VERSION, request)
-                .await
-                .map(Response::new)
-        })
-    }
-}
-
 fn status_response(status: Status) -> http::Response<tonic::body::Body> {
     status.into_http()
 }
 
 impl<A: AdsApi, B> Service<http::Request<B>> for AdsService<A>
 where
-    B: Body + Send + 'static,
+    B: Body<Data = bytes::Bytes> + Send + 'static,
     B::Error: Into<StdError> + Send + 'static,
 {
     type Response = http::Response<tonic::body::Body>;
@@ -847,12 +832,18 @@ where
         let server = self.server.clone();
         Box::pin(async move {
             if path == A::STREAM_PATH {
-                let method = StreamMethod::<A> {
-                    server,
-                    _api: std::marker::PhantomData,
-                };
-                let mut grpc = tonic::server::Grpc::new(AdsCodec);
-                Ok(grpc.streaming(method, req).await)
+                let peer = req
+                    .extensions()
+                    .get::<tonic::transport::server::TcpConnectInfo>()
+                    .and_then(|i| i.remote_addr());
+                let requests = RequestStream::new(tonic::body::Body::new(req.into_body()));
+                let rx = server.stream_aggregated_resources(A::VERSION, peer, requests);
+                let mut resp = http::Response::new(tonic::body::Body::new(ResponseBody::new(rx)));
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/grpc"),
+                );
+                Ok(resp)
             } else if path == A::DELTA_PATH {
                 Ok(status_response(Status::unimplemented("not implemented")))
             } else {

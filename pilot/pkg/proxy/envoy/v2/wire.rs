@@ -1,19 +1,15 @@
-//! The gRPC codec of the ADS services: requests decode as the (v3) prost
-//! `DiscoveryRequest`; responses are written from pre-encoded resources, so one generated
-//! resource is shared by every connection it is sent to instead of being copied into a
-//! `DiscoveryResponse` per connection.
+//! ADS responses made of pre-encoded resources: one generated resource is shared by every
+//! connection it is sent to instead of being copied into a `DiscoveryResponse` per connection.
 //!
-//! v2 and v3 `DiscoveryRequest`/`DiscoveryResponse` share field numbers; the v2 `Node`'s
-//! `build_version` (field 5) is an unknown field to the v3 message and is skipped.
+//! v2 and v3 `DiscoveryRequest`/`DiscoveryResponse` share field numbers, so one encoding
+//! serves both (requests decode as the v3 message; the v2 `Node`'s `build_version`, field 5,
+//! is an unknown field there and is skipped).
 
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes};
-use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::Message;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::Status;
 
 /// One resource as the bytes of an encoded `google.protobuf.Any`.
 pub type EncodedResource = Bytes;
@@ -73,53 +69,6 @@ fn put_string(tag: u32, v: &str, buf: &mut impl BufMut) {
 /// Encodes one resource as an `Any` (for [`XdsResponse::resources`]).
 pub fn encode_any(any: &prost_types::Any) -> EncodedResource {
     Bytes::from(any.encode_to_vec())
-}
-
-/// The ADS codec: [`XdsResponse`] out, `DiscoveryRequest` in.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AdsCodec;
-
-impl Codec for AdsCodec {
-    type Encode = XdsResponse;
-    type Decode = DiscoveryRequest;
-    type Encoder = AdsEncoder;
-    type Decoder = AdsDecoder;
-
-    fn encoder(&mut self) -> AdsEncoder {
-        AdsEncoder
-    }
-
-    fn decoder(&mut self) -> AdsDecoder {
-        AdsDecoder
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AdsEncoder;
-
-impl Encoder for AdsEncoder {
-    type Item = XdsResponse;
-    type Error = Status;
-
-    fn encode(&mut self, item: XdsResponse, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.reserve(item.encoded_len());
-        item.encode(dst);
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AdsDecoder;
-
-impl Decoder for AdsDecoder {
-    type Item = DiscoveryRequest;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DiscoveryRequest>, Status> {
-        DiscoveryRequest::decode(src)
-            .map(Some)
-            .map_err(|e| Status::invalid_argument(format!("malformed DiscoveryRequest: {e}")))
-    }
 }
 
 #[cfg(test)]
