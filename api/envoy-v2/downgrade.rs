@@ -70,7 +70,17 @@ enum FieldKind {
     Enum(usize),
     /// Any other type, with the wire type of its unpacked encoding.
     Scalar(u8),
+    /// The `type_url` string of a discovery request or response, rewritten like an `Any`'s.
+    TypeUrl,
 }
+
+/// Messages whose `type_url` string names the type of the resources they carry.
+const TYPE_URL_FIELDS: &[&str] = &[
+    "envoy.api.v2.DiscoveryRequest",
+    "envoy.api.v2.DiscoveryResponse",
+    "envoy.api.v2.DeltaDiscoveryRequest",
+    "envoy.api.v2.DeltaDiscoveryResponse",
+];
 
 struct Field {
     number: u32,
@@ -140,7 +150,10 @@ impl Schema {
                 let mut fields: Vec<Field> = d
                     .fields()
                     .map(|f| {
+                        let type_url_field =
+                            f.name() == "type_url" && TYPE_URL_FIELDS.contains(&d.full_name());
                         let kind = match f.kind() {
+                            _ if type_url_field => FieldKind::TypeUrl,
                             Kind::Message(m) => FieldKind::Message(by_name[m.full_name()]),
                             Kind::Enum(e) => FieldKind::Enum(enum_index[e.full_name()]),
                             Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => FieldKind::Scalar(1),
@@ -157,11 +170,13 @@ impl Schema {
                     })
                     .collect();
                 fields.sort_by_key(|f| f.number);
+                let rewrites = d.full_name() == ANY
+                    || fields.iter().any(|f| matches!(f.kind, FieldKind::TypeUrl));
                 Msg {
                     name: d.full_name().to_string(),
                     fields,
                     is_any: d.full_name() == ANY,
-                    may_contain_any: d.full_name() == ANY,
+                    may_contain_any: rewrites,
                 }
             })
             .collect();
@@ -383,6 +398,24 @@ impl Walker<'_> {
                     }
                     if let Some(o) = out.as_deref_mut() {
                         o.extend_from_slice(raw);
+                    }
+                }
+                FieldKind::TypeUrl => {
+                    if wire != 2 {
+                        return Err(malformed(
+                            &msg.name,
+                            format!("field {}: wire type {wire} for a string", field.name),
+                        ));
+                    }
+                    if let Some(o) = out.as_deref_mut() {
+                        let url = std::str::from_utf8(payload)
+                            .map_err(|_| malformed(&msg.name, "type_url is not UTF-8"))?;
+                        match type_url::v2_type_url(url) {
+                            Some(v2) if type_name(url).starts_with("envoy.") => {
+                                put_len_field(o, number, v2.as_bytes())
+                            }
+                            _ => o.extend_from_slice(raw),
+                        }
                     }
                 }
                 FieldKind::Scalar(expected) => {

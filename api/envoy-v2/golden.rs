@@ -12,6 +12,7 @@
 //! [`diff`] compares two messages field by field and lists the differences, treating an opaque
 //! `config` `Struct` and a `typed_config` `Any` of the same filter as the same configuration.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -536,8 +537,17 @@ impl Differ<'_> {
         if desc.full_name() == "google.protobuf.Any" {
             return self.any(exp, act, path, fpath);
         }
-        let (mut exp, mut act) = (exp.clone(), act.clone());
-        self.normalize(&mut exp, &mut act, path);
+        // Only messages with a Struct config field need normalized copies.
+        let (exp, act) = if CONFIG_FORMS
+            .iter()
+            .any(|(s, _)| desc.get_field_by_name(s).is_some())
+        {
+            let (mut e, mut a) = (exp.clone(), act.clone());
+            self.normalize(&mut e, &mut a, path);
+            (Cow::Owned(e), Cow::Owned(a))
+        } else {
+            (Cow::Borrowed(exp), Cow::Borrowed(act))
+        };
         for field in desc.fields() {
             let here = join(path, field.name());
             let fhere = join(fpath, field.name());

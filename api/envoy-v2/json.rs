@@ -17,13 +17,25 @@ pub struct JsonOptions {
     pub enums_as_numbers: bool,
 }
 
+impl JsonOptions {
+    /// As Envoy's admin `/config_dump`: `.proto` field names (the default).
+    pub const ENVOY_CONFIG_DUMP: JsonOptions = JsonOptions {
+        proto_field_names: true,
+        emit_defaults: false,
+        enums_as_numbers: false,
+    };
+    /// As upstream pilot's debug handlers (`/debug/config_dump`, `/debug/adsz`, …), which use
+    /// golang/protobuf's default `jsonpb.Marshaler`: lowerCamelCase JSON names.
+    pub const JSONPB: JsonOptions = JsonOptions {
+        proto_field_names: false,
+        emit_defaults: false,
+        enums_as_numbers: false,
+    };
+}
+
 impl Default for JsonOptions {
     fn default() -> Self {
-        JsonOptions {
-            proto_field_names: true,
-            emit_defaults: false,
-            enums_as_numbers: false,
-        }
+        JsonOptions::ENVOY_CONFIG_DUMP
     }
 }
 
@@ -63,6 +75,14 @@ pub fn to_json_with(
     message_to_json(&wrapper, options).map_err(json_err)
 }
 
+/// A decoded message (e.g. from [`crate::golden::from_go_json`]) as proto3 JSON.
+pub fn message_json(msg: &DynamicMessage, options: &JsonOptions) -> Result<serde_json::Value, Error> {
+    message_to_json(msg, options).map_err(|reason| Error::Json {
+        message: prost_reflect::ReflectMessage::descriptor(msg).full_name().to_string(),
+        reason,
+    })
+}
+
 /// A dynamic message as proto3 JSON.
 pub(crate) fn message_to_json(
     msg: &DynamicMessage,
@@ -80,4 +100,85 @@ pub(crate) fn message_to_json(
 /// Encodes a dynamic message (helper shared with the golden module).
 pub(crate) fn encode(msg: &DynamicMessage) -> Vec<u8> {
     msg.encode_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use envoy_types::pb::envoy::config::listener::v3 as listener;
+    use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{
+        tcp_proxy::ClusterSpecifier, TcpProxy,
+    };
+    use envoy_types::pb::google::protobuf as pbwkt;
+    use prost::Name;
+    use serde_json::json;
+
+    use super::*;
+
+    fn listener_any() -> prost_types::Any {
+        let tcp = TcpProxy {
+            stat_prefix: "s".into(),
+            cluster_specifier: Some(ClusterSpecifier::Cluster("c".into())),
+            ..Default::default()
+        };
+        let l = listener::Listener {
+            name: "l".into(),
+            filter_chains: vec![listener::FilterChain {
+                filters: vec![listener::Filter {
+                    name: "envoy.tcp_proxy".into(),
+                    config_type: Some(listener::filter::ConfigType::TypedConfig(pbwkt::Any {
+                        type_url: TcpProxy::type_url(),
+                        value: tcp.encode_to_vec(),
+                    })),
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        crate::downgrade(prost_types::Any {
+            type_url: listener::Listener::type_url(),
+            value: l.encode_to_vec(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn listener_as_config_dump_json() {
+        assert_eq!(
+            to_json(&listener_any()).unwrap(),
+            json!({
+                "@type": "type.googleapis.com/envoy.api.v2.Listener",
+                "name": "l",
+                "filter_chains": [{"filters": [{
+                    "name": "envoy.tcp_proxy",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.config.filter.network.tcp_proxy.v2.TcpProxy",
+                        "stat_prefix": "s",
+                        "cluster": "c"
+                    }
+                }]}]
+            })
+        );
+        let camel = to_json_with(&listener_any(), &JsonOptions::JSONPB).unwrap();
+        assert_eq!(
+            camel["filterChains"][0]["filters"][0]["typedConfig"]["statPrefix"],
+            json!("s"),
+            "{camel}"
+        );
+    }
+
+    #[test]
+    fn json_errors() {
+        let err = to_json(&prost_types::Any {
+            type_url: "type.googleapis.com/envoy.config.listener.v3.Listener".into(),
+            value: Vec::new(),
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::UnknownType { .. }), "{err}");
+        let err = to_json(&prost_types::Any {
+            type_url: "type.googleapis.com/envoy.api.v2.Listener".into(),
+            value: vec![0x0a, 0x09],
+        })
+        .unwrap_err();
+        assert!(matches!(err, Error::Json { .. }), "{err}");
+    }
 }

@@ -29,7 +29,7 @@ use prost::Message as _;
 use prost_reflect::DescriptorPool;
 
 pub use downgrade::{check_v2, downgrade, downgrade_bytes};
-pub use json::{to_json, to_json_with, JsonOptions};
+pub use json::{message_json, to_json, to_json_with, JsonOptions};
 pub use type_url::{type_name, v2_type_url, v3_type_url, TYPE_URL_PREFIX};
 
 /// The descriptor set compiled from `proto/` by the build script.

@@ -338,3 +338,22 @@ fn reader_varints() {
     };
     assert_eq!(r.varint(), None);
 }
+
+#[test]
+fn discovery_response_type_urls() {
+    use envoy_types::pb::envoy::service::discovery::v3::DiscoveryResponse;
+    let resp = DiscoveryResponse {
+        version_info: "1".into(),
+        resources: vec![wkt_any(&hcm_listener())],
+        type_url: listener::Listener::type_url(),
+        nonce: "n".into(),
+        ..Default::default()
+    };
+    let v2 = downgrade(any_of(&resp)).unwrap();
+    assert_eq!(v2.type_url, url("envoy.api.v2.DiscoveryResponse"));
+    let back = DiscoveryResponse::decode(v2.value.as_slice()).unwrap();
+    assert_eq!(back.type_url, url("envoy.api.v2.Listener"));
+    assert_eq!(back.resources[0].type_url, url("envoy.api.v2.Listener"));
+    assert_eq!(back.nonce, "n");
+    check_v2(&v2).unwrap();
+}
