@@ -429,6 +429,35 @@ fn struct_to_any(s: &DynamicMessage, like: &DynamicMessage) -> Result<DynamicMes
     Ok(any)
 }
 
+/// Where `b` has no config at all, an empty config on `a` (an empty `Struct`, or an `Any` with
+/// an empty value: the filter's defaults) means the same and is dropped.
+fn drop_empty_config(
+    a: &mut DynamicMessage,
+    b: &DynamicMessage,
+    sf: &FieldDescriptor,
+    tf: &FieldDescriptor,
+) {
+    if b.has_field(sf) || b.has_field(tf) {
+        return;
+    }
+    if let Value::Message(s) = &*a.get_field(sf) {
+        let empty = s
+            .get_field_by_name("fields")
+            .is_none_or(|f| f.as_map().is_none_or(|m| m.is_empty()));
+        if a.has_field(sf) && empty {
+            a.clear_field(sf);
+        }
+    }
+    if let Value::Message(any) = &*a.get_field(tf) {
+        let empty = any
+            .get_field_by_number(2)
+            .is_none_or(|v| v.as_bytes().is_none_or(|b| b.is_empty()));
+        if a.has_field(tf) && empty {
+            a.clear_field(tf);
+        }
+    }
+}
+
 fn is_struct(f: &FieldDescriptor) -> bool {
     let k = if f.is_map() {
         match f.kind() {
@@ -459,6 +488,10 @@ impl Differ<'_> {
             };
             if !is_struct(&sf) {
                 continue;
+            }
+            if !sf.is_map() {
+                drop_empty_config(exp, act, &sf, &tf);
+                drop_empty_config(act, exp, &sf, &tf);
             }
             self.lift(exp, act, &sf, &tf, path);
             self.lift(act, exp, &sf, &tf, path);

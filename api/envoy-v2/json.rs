@@ -76,9 +76,14 @@ pub fn to_json_with(
 }
 
 /// A decoded message (e.g. from [`crate::golden::from_go_json`]) as proto3 JSON.
-pub fn message_json(msg: &DynamicMessage, options: &JsonOptions) -> Result<serde_json::Value, Error> {
+pub fn message_json(
+    msg: &DynamicMessage,
+    options: &JsonOptions,
+) -> Result<serde_json::Value, Error> {
     message_to_json(msg, options).map_err(|reason| Error::Json {
-        message: prost_reflect::ReflectMessage::descriptor(msg).full_name().to_string(),
+        message: prost_reflect::ReflectMessage::descriptor(msg)
+            .full_name()
+            .to_string(),
         reason,
     })
 }

@@ -53,8 +53,8 @@ pub fn run(dir: &Path) -> anyhow::Result<Tally> {
     let mut tally = Tally::new("envoy-v2-goldens");
     for (file, type_name) in FILES {
         let path = testdata.join(file);
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let json: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         match golden::from_go_json_map(type_name, &json) {
@@ -62,7 +62,9 @@ pub fn run(dir: &Path) -> anyhow::Result<Tally> {
             Ok(messages) => {
                 let failures: Vec<String> = messages
                     .iter()
-                    .filter_map(|(name, msg)| check(type_name, msg).err().map(|e| format!("{name}: {e}")))
+                    .filter_map(|(name, msg)| {
+                        check(type_name, msg).err().map(|e| format!("{name}: {e}"))
+                    })
                     .collect();
                 let detail = if failures.is_empty() {
                     format!("{} × {type_name}", messages.len())

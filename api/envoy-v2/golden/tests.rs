@@ -152,7 +152,10 @@ fn go_json_errors_name_the_place() {
     .unwrap_err();
     let s = err.to_string();
     assert!(s.contains("envoy.api.v2.endpoint.LbEndpoint"), "{s}");
-    assert!(s.contains("load_assignment.endpoints[0].lb_endpoints[0].bogus"), "{s}");
+    assert!(
+        s.contains("load_assignment.endpoints[0].lb_endpoints[0].bogus"),
+        "{s}"
+    );
 
     let err = from_go_json(
         "envoy.api.v2.core.SocketAddress",
@@ -245,9 +248,7 @@ fn diff_unordered_fields() {
     let a = rc(json!([{"name": "y", "domains": ["y2"]}, {"name": "x", "domains": ["x"]}]));
     assert_eq!(
         diff(&e, &a, &["virtual_hosts"]),
-        vec![
-            "virtual_hosts[name=\"y\"].domains[0]: expected \"y\" vs actual \"y2\"".to_string()
-        ]
+        vec!["virtual_hosts[name=\"y\"].domains[0]: expected \"y\" vs actual \"y2\"".to_string()]
     );
 }
 
@@ -302,21 +303,62 @@ fn diff_struct_config_against_typed_config() {
     )
     .unwrap();
     let value = base64::engine::general_purpose::STANDARD.encode(router.encode_to_vec());
-    let e = route(json!({"name": "v", "per_filter_config": {"envoy.router": {"fields": {
-        "start_child_span": {"Kind": {"BoolValue": true}}
-    }}}}));
-    let a = route(json!({"name": "v", "typed_per_filter_config": {"envoy.router": {
-        "type_url": url("envoy.config.filter.http.router.v2.Router"), "value": value
-    }}}));
+    let e = route(
+        json!({"name": "v", "per_filter_config": {"envoy.router": {"fields": {
+            "start_child_span": {"Kind": {"BoolValue": true}}
+        }}}}),
+    );
+    let a = route(
+        json!({"name": "v", "typed_per_filter_config": {"envoy.router": {
+            "type_url": url("envoy.config.filter.http.router.v2.Router"), "value": value
+        }}}),
+    );
     assert!(diff(&e, &a, &[]).is_empty(), "{:?}", diff(&e, &a, &[]));
-    let other = route(json!({"name": "v", "per_filter_config": {"envoy.router": {"fields": {
-        "start_child_span": {"Kind": {"BoolValue": false}}
-    }}}}));
+    let other = route(
+        json!({"name": "v", "per_filter_config": {"envoy.router": {"fields": {
+            "start_child_span": {"Kind": {"BoolValue": false}}
+        }}}}),
+    );
     assert_eq!(
         diff(&other, &a, &[]),
         vec![
             "typed_per_filter_config[\"envoy.router\"]<envoy.config.filter.http.router.v2.Router>\
              .start_child_span: expected false vs actual true"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn diff_empty_config_equals_no_config() {
+    let filter = |j: Json| {
+        from_go_json(
+            "envoy.config.filter.network.http_connection_manager.v2.HttpFilter",
+            &j,
+        )
+        .unwrap()
+    };
+    let bare = filter(json!({"name": "envoy.router"}));
+    let typed_empty = filter(
+        json!({"name": "envoy.router", "ConfigType": {"TypedConfig": {
+            "type_url": url("envoy.config.filter.http.router.v2.Router")
+        }}}),
+    );
+    let struct_empty = filter(json!({"name": "envoy.router", "ConfigType": {"Config": {}}}));
+    assert!(diff(&bare, &typed_empty, &[]).is_empty());
+    assert!(diff(&typed_empty, &bare, &[]).is_empty());
+    assert!(diff(&struct_empty, &bare, &[]).is_empty());
+    assert!(diff(&struct_empty, &typed_empty, &[]).is_empty());
+    let typed_set = filter(
+        json!({"name": "envoy.router", "ConfigType": {"TypedConfig": {
+            "type_url": url("envoy.config.filter.http.router.v2.Router"),
+            "value": "EAE="
+        }}}),
+    );
+    assert_eq!(
+        diff(&bare, &typed_set, &[]),
+        vec![
+            "typed_config: expected (unset) vs actual {\"@type\":\"type.googleapis.com/envoy.config.filter.http.router.v2.Router\",\"start_child_span\":true}"
                 .to_string()
         ]
     );
