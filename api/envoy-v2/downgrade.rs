@@ -9,6 +9,7 @@
 //! than decoding into prost-reflect's `DynamicMessage` and encoding again (see
 //! `benches/downgrade.rs`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -41,7 +42,7 @@ pub fn downgrade_bytes(type_url: &str, value: &[u8]) -> Result<(String, Vec<u8>)
         mode: Mode::Downgrade,
     }
     .any_value(type_url, value, Some(&mut out))?;
-    Ok((url, out))
+    Ok((url.into_owned(), out))
 }
 
 /// Checks that an `Any` is pure v2: its type and every nested `Any`'s type is a v2 (or
@@ -113,10 +114,48 @@ struct Enum {
     values: Vec<i32>,
 }
 
+/// Where an `Any` with a given type URL goes.
+struct UrlTarget {
+    /// The type URL to write.
+    url: String,
+    /// The message of the value.
+    msg: usize,
+    /// Whether the URL given was a v3 one (not acceptable to [`check_v2`]).
+    from_v3: bool,
+}
+
+/// FNV-1a: type URLs are short and trusted (they come from pilot), so a simple hash beats
+/// SipHash here.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 struct Schema {
     messages: Vec<Msg>,
     by_name: HashMap<String, usize>,
     enums: Vec<Enum>,
+    /// Every `type.googleapis.com/` URL with a known target: v3 Envoy types (to their v2
+    /// type), v2 Envoy types and non-Envoy types (to themselves).
+    urls: FnvMap<String, UrlTarget>,
 }
 
 fn schema() -> &'static Schema {
@@ -200,10 +239,31 @@ impl Schema {
                 break;
             }
         }
+        let mut urls = FnvMap::default();
+        for (name, &msg) in &by_name {
+            let url = format!("{}{name}", type_url::TYPE_URL_PREFIX);
+            let target = UrlTarget {
+                url: url.clone(),
+                msg,
+                from_v3: false,
+            };
+            urls.insert(url, target);
+            if let Some(v3) = type_url::v3_type_url(name) {
+                if name.starts_with("envoy.") {
+                    let target = UrlTarget {
+                        url: format!("{}{name}", type_url::TYPE_URL_PREFIX),
+                        msg,
+                        from_v3: true,
+                    };
+                    urls.insert(v3.to_string(), target);
+                }
+            }
+        }
         Schema {
             messages,
             by_name,
             enums,
+            urls,
         }
     }
 }
@@ -263,7 +323,7 @@ struct Walker<'s> {
     mode: Mode,
 }
 
-impl Walker<'_> {
+impl<'s> Walker<'s> {
     /// Walks one message; writes its (rewritten) encoding to `out` when given.
     fn message(&self, mi: usize, buf: &[u8], mut out: Option<&mut Vec<u8>>) -> Result<(), Error> {
         let msg = &self.schema.messages[mi];
@@ -495,7 +555,14 @@ impl Walker<'_> {
         url: &str,
         value: &[u8],
         out: Option<&mut Vec<u8>>,
-    ) -> Result<String, Error> {
+    ) -> Result<Cow<'s, str>, Error> {
+        if let Some(t) = self.schema.urls.get(url) {
+            if !(t.from_v3 && self.mode == Mode::Check) {
+                self.message(t.msg, value, out)
+                    .map_err(|e| e.within(|| format!("<{}>", type_name(&t.url))))?;
+                return Ok(Cow::Borrowed(&t.url));
+            }
+        }
         let name = type_name(url);
         let prefix = &url[..url.len() - name.len()];
         let no_v2 = || Error::NoV2Type {
@@ -517,10 +584,10 @@ impl Walker<'_> {
         } else {
             return Err(no_v2());
         };
-        let new_url = if target == name {
-            url.to_string()
+        let new_url: Cow<'s, str> = if target == name {
+            Cow::Owned(url.to_string())
         } else {
-            format!("{prefix}{target}")
+            Cow::Owned(format!("{prefix}{target}"))
         };
         let segment = || format!("<{target}>");
         match self.schema.by_name.get(target) {
