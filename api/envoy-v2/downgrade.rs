@@ -75,6 +75,14 @@ enum FieldKind {
     TypeUrl,
 }
 
+/// v3 fields that only select the xDS version of a config source: meaningless to a v2 client
+/// (which always gets v2), so `downgrade` drops them instead of failing.
+const VERSION_SELECTORS: &[(&str, u32)] = &[
+    ("envoy.api.v2.core.ConfigSource", 6), // resource_api_version
+    ("envoy.api.v2.core.ApiConfigSource", 8), // transport_api_version
+    ("envoy.api.v2.core.SelfConfigSource", 1), // transport_api_version
+];
+
 /// Messages whose `type_url` string names the type of the resources they carry.
 const TYPE_URL_FIELDS: &[&str] = &[
     "envoy.api.v2.DiscoveryRequest",
@@ -95,8 +103,11 @@ struct Msg {
     /// Sorted by number.
     fields: Vec<Field>,
     is_any: bool,
-    /// Whether an `Any` can occur anywhere below this message.
+    /// Whether an `Any` can occur anywhere below this message (or anything else `downgrade`
+    /// rewrites: discovery `type_url` strings, version selectors).
     may_contain_any: bool,
+    /// Field numbers of [`VERSION_SELECTORS`] in this message.
+    dropped: Vec<u32>,
 }
 
 impl Msg {
@@ -209,13 +220,20 @@ impl Schema {
                     })
                     .collect();
                 fields.sort_by_key(|f| f.number);
+                let dropped: Vec<u32> = VERSION_SELECTORS
+                    .iter()
+                    .filter(|(m, _)| *m == d.full_name())
+                    .map(|(_, n)| *n)
+                    .collect();
                 let rewrites = d.full_name() == ANY
+                    || !dropped.is_empty()
                     || fields.iter().any(|f| matches!(f.kind, FieldKind::TypeUrl));
                 Msg {
                     name: d.full_name().to_string(),
                     fields,
                     is_any: d.full_name() == ANY,
                     may_contain_any: rewrites,
+                    dropped,
                 }
             })
             .collect();
@@ -342,6 +360,11 @@ impl<'s> Walker<'s> {
                 return Err(malformed(&msg.name, "field number 0"));
             }
             let Some(field) = msg.field(number) else {
+                if self.mode == Mode::Downgrade && msg.dropped.contains(&number) {
+                    skip_value(&mut r, wire)
+                        .ok_or_else(|| malformed(&msg.name, "truncated value"))?;
+                    continue;
+                }
                 return Err(Error::V3OnlyField {
                     message: msg.name.clone(),
                     field_number: number,
@@ -606,6 +629,21 @@ impl<'s> Walker<'s> {
     }
 }
 
+/// Skips one value of wire type `wire`; `None` if truncated or of an unsupported type.
+fn skip_value(r: &mut Reader<'_>, wire: u8) -> Option<()> {
+    match wire {
+        0 => r.varint().map(|_| ()),
+        1 => r.take(8).map(|_| ()),
+        5 => r.take(4).map(|_| ()),
+        2 => r
+            .varint()
+            .and_then(|l| usize::try_from(l).ok())
+            .and_then(|l| r.take(l))
+            .map(|_| ()),
+        _ => None,
+    }
+}
+
 /// How often field `number` occurs in `buf` before byte `end`: the index of a repeated element
 /// for error paths (computed only when an error is reported).
 fn occurrences_before(buf: &[u8], end: usize, number: u32) -> usize {
@@ -619,18 +657,7 @@ fn occurrences_before(buf: &[u8], end: usize, number: u32) -> usize {
         if key >> 3 == u64::from(number) {
             n += 1;
         }
-        let ok = match key & 7 {
-            0 => r.varint().is_some(),
-            1 => r.take(8).is_some(),
-            5 => r.take(4).is_some(),
-            2 => r
-                .varint()
-                .and_then(|l| usize::try_from(l).ok())
-                .and_then(|l| r.take(l))
-                .is_some(),
-            _ => false,
-        };
-        if !ok {
+        if skip_value(&mut r, (key & 7) as u8).is_none() {
             break;
         }
     }

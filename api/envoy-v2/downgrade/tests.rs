@@ -357,3 +357,123 @@ fn discovery_response_type_urls() {
     assert_eq!(back.nonce, "n");
     check_v2(&v2).unwrap();
 }
+
+#[test]
+fn cluster_with_tls_eds_and_version_selectors() {
+    use envoy_types::pb::envoy::config::cluster::v3 as cluster;
+    use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+        CommonTlsContext, UpstreamTlsContext,
+    };
+    let tls = UpstreamTlsContext {
+        common_tls_context: Some(CommonTlsContext {
+            alpn_protocols: vec!["istio".into()],
+            ..Default::default()
+        }),
+        sni: "outbound_.9080_._.reviews.default.svc.cluster.local".into(),
+        ..Default::default()
+    };
+    let ads = |api_version: i32| core::ConfigSource {
+        config_source_specifier: Some(core::config_source::ConfigSourceSpecifier::Ads(
+            core::AggregatedConfigSource {},
+        )),
+        resource_api_version: api_version,
+        ..Default::default()
+    };
+    let c = cluster::Cluster {
+        name: "outbound|9080||reviews.default.svc.cluster.local".into(),
+        cluster_discovery_type: Some(cluster::cluster::ClusterDiscoveryType::Type(
+            cluster::cluster::DiscoveryType::Eds as i32,
+        )),
+        eds_cluster_config: Some(cluster::cluster::EdsClusterConfig {
+            eds_config: Some(ads(core::ApiVersion::V3 as i32)),
+            service_name: "outbound|9080||reviews.default.svc.cluster.local".into(),
+        }),
+        transport_socket: Some(core::TransportSocket {
+            name: "envoy.transport_sockets.tls".into(),
+            config_type: Some(core::transport_socket::ConfigType::TypedConfig(wkt_any(
+                &tls,
+            ))),
+        }),
+        ..Default::default()
+    };
+    let v2 = downgrade(any_of(&c)).unwrap();
+    assert_eq!(
+        type_urls(&v2),
+        vec![
+            url("envoy.api.v2.Cluster"),
+            url("envoy.api.v2.auth.UpstreamTlsContext")
+        ]
+    );
+    check_v2(&v2).unwrap();
+    // resource_api_version was dropped: the v2 cluster equals one generated without it.
+    let mut without = c.clone();
+    without.eds_cluster_config.as_mut().unwrap().eds_config = Some(ads(0));
+    assert_eq!(downgrade(any_of(&without)).unwrap(), v2);
+    // check_v2 does not accept the v3 selector.
+    let mut with_selector = v2.clone();
+    with_selector.value = {
+        let mut back = cluster::Cluster::decode(v2.value.as_slice()).unwrap();
+        back.eds_cluster_config.as_mut().unwrap().eds_config = Some(ads(2));
+        back.encode_to_vec()
+    };
+    assert!(matches!(
+        check_v2(&with_selector),
+        Err(Error::V3OnlyField {
+            field_number: 6,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn route_typed_per_filter_config_map() {
+    use envoy_types::pb::envoy::config::route::v3 as route;
+    let vh = route::VirtualHost {
+        name: "reviews:9080".into(),
+        domains: vec!["reviews".into()],
+        typed_per_filter_config: [
+            (
+                "envoy.router".to_string(),
+                wkt_any(&Router {
+                    suppress_envoy_headers: true,
+                    ..Default::default()
+                }),
+            ),
+            (
+                "envoy.bad".to_string(),
+                wkt_any(&Router {
+                    respect_expected_rq_timeout: true,
+                    ..Default::default()
+                }),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
+    let rc = |vh: route::VirtualHost| route::RouteConfiguration {
+        name: "9080".into(),
+        virtual_hosts: vec![vh],
+        ..Default::default()
+    };
+    let err = downgrade(any_of(&rc(vh.clone()))).unwrap_err();
+    let Error::V3OnlyField { path, .. } = &err else {
+        panic!("unexpected {err}");
+    };
+    assert!(
+        path.to_string().starts_with(
+            "<envoy.api.v2.RouteConfiguration>.virtual_hosts[0].typed_per_filter_config["
+        ),
+        "{path}"
+    );
+    let mut ok = vh;
+    ok.typed_per_filter_config.remove("envoy.bad");
+    let v2 = downgrade(any_of(&rc(ok))).unwrap();
+    assert_eq!(
+        type_urls(&v2),
+        vec![
+            url("envoy.api.v2.RouteConfiguration"),
+            url("envoy.config.filter.http.router.v2.Router")
+        ]
+    );
+}
