@@ -314,6 +314,264 @@ fn single(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Struct configs
+
+/// Where a filter's config sits: the message holding `name` + `config`/`typed_config`, or
+/// [`PER_FILTER`] for `per_filter_config` entries of routes and virtual hosts.
+pub const PER_FILTER: &str = "per_filter_config";
+
+const LISTENER_FILTER: &str = "envoy.api.v2.listener.Filter";
+const HTTP_FILTER: &str = "envoy.config.filter.network.http_connection_manager.v2.HttpFilter";
+const ACCESS_LOG: &str = "envoy.config.filter.accesslog.v2.AccessLog";
+
+/// The v2 config message of each filter pilot 1.4 configures, by where it sits and its name
+/// (upstream's `xdsutil`/`wellknown` names and Istio's own).
+const CONFIG_TYPES: &[(&str, &str, &str)] = &[
+    (
+        LISTENER_FILTER,
+        "envoy.http_connection_manager",
+        "envoy.config.filter.network.http_connection_manager.v2.HttpConnectionManager",
+    ),
+    (
+        LISTENER_FILTER,
+        "envoy.tcp_proxy",
+        "envoy.config.filter.network.tcp_proxy.v2.TcpProxy",
+    ),
+    (
+        LISTENER_FILTER,
+        "envoy.mongo_proxy",
+        "envoy.config.filter.network.mongo_proxy.v2.MongoProxy",
+    ),
+    (
+        LISTENER_FILTER,
+        "envoy.redis_proxy",
+        "envoy.config.filter.network.redis_proxy.v2.RedisProxy",
+    ),
+    (
+        LISTENER_FILTER,
+        "envoy.filters.network.mysql_proxy",
+        "envoy.config.filter.network.mysql_proxy.v1alpha1.MySQLProxy",
+    ),
+    (
+        LISTENER_FILTER,
+        "envoy.filters.network.rbac",
+        "envoy.config.filter.network.rbac.v2.RBAC",
+    ),
+    (
+        LISTENER_FILTER,
+        "mixer",
+        "istio.mixer.v1.config.client.TcpClientConfig",
+    ),
+    (
+        LISTENER_FILTER,
+        "envoy.filters.network.tcp_cluster_rewrite",
+        "istio.envoy.config.filter.network.tcp_cluster_rewrite.v2alpha1.TcpClusterRewrite",
+    ),
+    (
+        HTTP_FILTER,
+        "envoy.router",
+        "envoy.config.filter.http.router.v2.Router",
+    ),
+    (
+        HTTP_FILTER,
+        "envoy.fault",
+        "envoy.config.filter.http.fault.v2.HTTPFault",
+    ),
+    (
+        HTTP_FILTER,
+        "envoy.filters.http.rbac",
+        "envoy.config.filter.http.rbac.v2.RBAC",
+    ),
+    (
+        HTTP_FILTER,
+        "envoy.filters.http.jwt_authn",
+        "envoy.config.filter.http.jwt_authn.v2alpha.JwtAuthentication",
+    ),
+    (
+        HTTP_FILTER,
+        "envoy.health_check",
+        "envoy.config.filter.http.health_check.v2.HealthCheck",
+    ),
+    (
+        HTTP_FILTER,
+        "envoy.lua",
+        "envoy.config.filter.http.lua.v2.Lua",
+    ),
+    (
+        HTTP_FILTER,
+        "mixer",
+        "istio.mixer.v1.config.client.HttpClientConfig",
+    ),
+    (
+        HTTP_FILTER,
+        "istio_authn",
+        "istio.envoy.config.filter.http.authn.v2alpha1.FilterConfig",
+    ),
+    (
+        HTTP_FILTER,
+        "jwt-auth",
+        "istio.envoy.config.filter.http.jwt_auth.v2alpha1.JwtAuthentication",
+    ),
+    (
+        HTTP_FILTER,
+        "istio.alpn",
+        "istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig",
+    ),
+    (
+        ACCESS_LOG,
+        "envoy.file_access_log",
+        "envoy.config.accesslog.v2.FileAccessLog",
+    ),
+    (
+        ACCESS_LOG,
+        "envoy.http_grpc_access_log",
+        "envoy.config.accesslog.v2.HttpGrpcAccessLogConfig",
+    ),
+    (
+        PER_FILTER,
+        "mixer",
+        "istio.mixer.v1.config.client.ServiceConfig",
+    ),
+    (
+        PER_FILTER,
+        "envoy.fault",
+        "envoy.config.filter.http.fault.v2.HTTPFault",
+    ),
+    (
+        PER_FILTER,
+        "envoy.filters.http.rbac",
+        "envoy.config.filter.http.rbac.v2.RBACPerRoute",
+    ),
+];
+
+/// The v2 config message of filter `name` configured in a `parent` message (full name of the
+/// message holding `name` and `config`, or [`PER_FILTER`]), e.g. `("envoy.api.v2.listener.Filter",
+/// "envoy.tcp_proxy")` gives `envoy.config.filter.network.tcp_proxy.v2.TcpProxy`.
+pub fn config_type(parent: &str, name: &str) -> Option<&'static str> {
+    CONFIG_TYPES
+        .iter()
+        .find(|(p, n, _)| *p == parent && *n == name)
+        .map(|(_, _, t)| *t)
+}
+
+/// Rewrites every `config` `Struct` (and `per_filter_config` entry) whose filter is known to
+/// [`config_type`] into the `typed_config` `Any` of that type, recursively (the Struct of an
+/// HTTP connection manager holds the Structs of its HTTP filters). Returns the message and how
+/// many configs were converted; Structs of unknown filters stay as they are.
+pub fn with_typed_configs(msg: &DynamicMessage) -> Result<(DynamicMessage, usize), Error> {
+    let mut count = 0;
+    let out = typed_configs(msg, &mut count, "")?;
+    Ok((out, count))
+}
+
+fn typed_any(
+    type_name: &str,
+    s: &DynamicMessage,
+    count: &mut usize,
+    path: &str,
+) -> Result<DynamicMessage, Error> {
+    let target = descriptor(type_name)?;
+    let typed = struct_as(s, target.clone()).map_err(|e| go_err(&target, path, e))?;
+    let typed = typed_configs(&typed, count, path)?;
+    *count += 1;
+    let mut any = DynamicMessage::new(descriptor("google.protobuf.Any")?);
+    any.set_field_by_number(
+        1,
+        Value::String(format!("{}{type_name}", crate::TYPE_URL_PREFIX)),
+    );
+    any.set_field_by_number(2, Value::Bytes(encode(&typed).into()));
+    Ok(any)
+}
+
+fn typed_configs(
+    msg: &DynamicMessage,
+    count: &mut usize,
+    path: &str,
+) -> Result<DynamicMessage, Error> {
+    let desc = msg.descriptor();
+    let mut out = msg.clone();
+    for (field, value) in out.fields_mut() {
+        let here = join(path, field.name());
+        match value {
+            Value::Message(m) => *m = typed_configs(m, count, &here)?,
+            Value::List(l) => {
+                for (i, v) in l.iter_mut().enumerate() {
+                    if let Value::Message(m) = v {
+                        *m = typed_configs(m, count, &format!("{here}[{i}]"))?;
+                    }
+                }
+            }
+            Value::Map(m) => {
+                for (k, v) in m.iter_mut() {
+                    if let Value::Message(m) = v {
+                        *m = typed_configs(m, count, &format!("{here}[{}]", map_key_str(k)))?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let (Some(sf), Some(tf)) = (
+        desc.get_field_by_name("config"),
+        desc.get_field_by_name("typed_config"),
+    ) else {
+        return per_filter(out, count, path);
+    };
+    if !is_struct(&sf) || !out.has_field(&sf) {
+        return Ok(out);
+    }
+    let name = out
+        .get_field_by_name("name")
+        .and_then(|n| n.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let Some(t) = config_type(desc.full_name(), &name) else {
+        return Ok(out);
+    };
+    let Value::Message(s) = out.get_field(&sf).into_owned() else {
+        return Ok(out);
+    };
+    let any = typed_any(t, &s, count, &join(path, "config"))?;
+    out.clear_field(&sf);
+    out.set_field(&tf, Value::Message(any));
+    Ok(out)
+}
+
+fn per_filter(
+    mut out: DynamicMessage,
+    count: &mut usize,
+    path: &str,
+) -> Result<DynamicMessage, Error> {
+    let desc = out.descriptor();
+    let (Some(sf), Some(tf)) = (
+        desc.get_field_by_name("per_filter_config"),
+        desc.get_field_by_name("typed_per_filter_config"),
+    ) else {
+        return Ok(out);
+    };
+    let (Value::Map(structs), Value::Map(mut typed)) = (
+        out.get_field(&sf).into_owned(),
+        out.get_field(&tf).into_owned(),
+    ) else {
+        return Ok(out);
+    };
+    let mut remaining = structs.clone();
+    for (k, v) in &structs {
+        let (MapKey::String(name), Value::Message(s)) = (k, v) else {
+            continue;
+        };
+        let Some(t) = config_type(PER_FILTER, name) else {
+            continue;
+        };
+        let here = join(path, &format!("per_filter_config[{name:?}]"));
+        typed.insert(k.clone(), Value::Message(typed_any(t, s, count, &here)?));
+        remaining.remove(k);
+    }
+    out.set_field(&sf, Value::Map(remaining));
+    out.set_field(&tf, Value::Map(typed));
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
 // diff
 
 /// Pairs of (opaque `Struct` config, typed `Any` config) fields that hold the same filter

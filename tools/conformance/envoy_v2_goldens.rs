@@ -2,7 +2,9 @@
 //! test proxy, Go `encoding/json` dumps of the v2 Go structs (listeners, clusters, endpoints and
 //! routes by name). Each file must read into its v2 messages, every message must be pure v2
 //! (no field, enum value or type unknown to the v2 API), and the reading must be lossless: the
-//! message re-encoded and decoded again renders to the same proto3 JSON.
+//! message re-encoded and decoded again renders to the same proto3 JSON. Then every filter
+//! config given as a `Struct` (as pilot 1.4 sent them) must read as its typed v2 message, and
+//! `golden::diff` must find the typed form equal to the original.
 //!
 //! The comparison of pilot's own output against these files (with `envoy_v2_api::golden::diff`)
 //! belongs with pilot's config generation.
@@ -29,8 +31,8 @@ const FILES: &[(&str, &str)] = &[
     ("none_rds.json", "envoy.api.v2.RouteConfiguration"),
 ];
 
-/// Checks one message; returns what went wrong.
-fn check(type_name: &str, msg: &DynamicMessage) -> Result<(), String> {
+/// Checks one message; returns how many Struct configs it held, or what went wrong.
+fn check(type_name: &str, msg: &DynamicMessage) -> Result<usize, String> {
     let opts = JsonOptions::default();
     let first = envoy_v2_api::message_json(msg, &opts).map_err(|e| e.to_string())?;
     let bytes = msg.encode_to_vec();
@@ -45,7 +47,17 @@ fn check(type_name: &str, msg: &DynamicMessage) -> Result<(), String> {
     if first != second {
         return Err("the re-decoded message renders differently".to_string());
     }
-    Ok(())
+    let (typed, configs) = golden::with_typed_configs(msg).map_err(|e| e.to_string())?;
+    envoy_v2_api::check_v2(&prost_types::Any {
+        type_url: format!("{}{type_name}", envoy_v2_api::TYPE_URL_PREFIX),
+        value: typed.encode_to_vec(),
+    })
+    .map_err(|e| format!("typed configs: {e}"))?;
+    let differences = golden::diff(msg, &typed, &[]);
+    if !differences.is_empty() {
+        return Err(format!("typed configs differ: {}", differences.join("; ")));
+    }
+    Ok(configs)
 }
 
 pub fn run(dir: &Path) -> anyhow::Result<Tally> {
@@ -60,14 +72,19 @@ pub fn run(dir: &Path) -> anyhow::Result<Tally> {
         match golden::from_go_json_map(type_name, &json) {
             Err(e) => tally.case(false, file, &e.to_string()),
             Ok(messages) => {
-                let failures: Vec<String> = messages
-                    .iter()
-                    .filter_map(|(name, msg)| {
-                        check(type_name, msg).err().map(|e| format!("{name}: {e}"))
-                    })
-                    .collect();
+                let mut configs = 0;
+                let mut failures = Vec::new();
+                for (name, msg) in &messages {
+                    match check(type_name, msg) {
+                        Ok(n) => configs += n,
+                        Err(e) => failures.push(format!("{name}: {e}")),
+                    }
+                }
                 let detail = if failures.is_empty() {
-                    format!("{} × {type_name}", messages.len())
+                    format!(
+                        "{} × {type_name}, {configs} Struct configs read as typed",
+                        messages.len()
+                    )
                 } else {
                     failures.join("; ")
                 };

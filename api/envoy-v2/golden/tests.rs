@@ -363,3 +363,76 @@ fn diff_empty_config_equals_no_config() {
         ]
     );
 }
+
+#[test]
+fn config_types_name_real_messages() {
+    for (parent, name, t) in CONFIG_TYPES {
+        assert!(pool().get_message_by_name(t).is_some(), "{t}");
+        if *parent != PER_FILTER {
+            assert!(pool().get_message_by_name(parent).is_some(), "{parent}");
+        }
+        assert_eq!(config_type(parent, name), Some(*t));
+    }
+    assert_eq!(config_type(LISTENER_FILTER, "envoy.router"), None);
+}
+
+#[test]
+fn struct_configs_become_typed() {
+    let go = json!({
+        "name": "l",
+        "filter_chains": [{"filters": [{
+            "name": "envoy.http_connection_manager",
+            "ConfigType": {"Config": {"fields": {
+                "stat_prefix": {"Kind": {"StringValue": "s"}},
+                "http_filters": {"Kind": {"ListValue": {"values": [
+                    {"Kind": {"StructValue": {"fields": {
+                        "name": {"Kind": {"StringValue": "envoy.router"}},
+                        "config": {"Kind": {"StructValue": {"fields": {
+                            "suppress_envoy_headers": {"Kind": {"BoolValue": true}}
+                        }}}}
+                    }}}},
+                    {"Kind": {"StructValue": {"fields": {
+                        "name": {"Kind": {"StringValue": "unknown.filter"}},
+                        "config": {"Kind": {"StructValue": {"fields": {
+                            "x": {"Kind": {"BoolValue": true}}
+                        }}}}
+                    }}}}
+                ]}}}
+            }}}
+        }]}]
+    });
+    let l = from_go_json("envoy.api.v2.Listener", &go).unwrap();
+    let (typed, n) = with_typed_configs(&l).unwrap();
+    assert_eq!(n, 2);
+    assert!(
+        diff(&l, &typed, &[]).is_empty(),
+        "{:?}",
+        diff(&l, &typed, &[])
+    );
+    let j = message_to_json(&typed, &JsonOptions::default()).unwrap();
+    let hcm = &j["filter_chains"][0]["filters"][0]["typed_config"];
+    assert_eq!(
+        hcm["@type"],
+        json!(url(
+            "envoy.config.filter.network.http_connection_manager.v2.HttpConnectionManager"
+        ))
+    );
+    assert_eq!(
+        hcm["http_filters"][0]["typed_config"],
+        json!({"@type": url("envoy.config.filter.http.router.v2.Router"), "suppress_envoy_headers": true})
+    );
+    // Unknown filters keep their Struct.
+    assert_eq!(hcm["http_filters"][1]["config"], json!({"x": true}));
+
+    // A Struct that does not fit its type is an error naming the place.
+    let bad = json!({"name": "envoy.tcp_proxy", "ConfigType": {"Config": {"fields": {
+        "no_such_field": {"Kind": {"BoolValue": true}}
+    }}}});
+    let f = from_go_json("envoy.api.v2.listener.Filter", &bad).unwrap();
+    let err = with_typed_configs(&f).unwrap_err().to_string();
+    assert!(
+        err.contains("envoy.config.filter.network.tcp_proxy.v2.TcpProxy"),
+        "{err}"
+    );
+    assert!(err.contains("no_such_field"), "{err}");
+}
