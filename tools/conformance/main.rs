@@ -4,9 +4,11 @@
 //! `../shared/conformance/istio-1.4.10` relative to the repository root). Each suite prints one
 //! line per case and a total; the process fails if any case fails.
 //!
-//! Usage: `conformance [SUITE...]` with suites `validation` and `roundtrip` (default: all).
+//! Usage: `conformance [SUITE...]` with suites `validation`, `roundtrip` and `envoy-v2-goldens`
+//! (default: all).
 #![forbid(unsafe_code)]
 
+mod envoy_v2_goldens;
 mod roundtrip;
 mod validation;
 
@@ -69,6 +71,7 @@ type Suite = fn(&Path) -> anyhow::Result<Tally>;
 const SUITES: &[(&str, Suite)] = &[
     ("validation", validation::run),
     ("roundtrip", roundtrip::run),
+    ("envoy-v2-goldens", envoy_v2_goldens::run),
 ];
 
 fn main() -> ExitCode {
