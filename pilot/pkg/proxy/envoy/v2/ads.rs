@@ -730,7 +730,7 @@ fn downgrade_all(v3: &[EncodedResource]) -> Result<Vec<EncodedResource>, Downgra
     v3.iter()
         .map(|r| {
             let any = prost_types::Any::decode(r.as_ref())
-                .map_err(|e| DowngradeError::Undecodable(e.to_string()))?;
+                .map_err(|e| DowngradeError::Invalid(e.to_string()))?;
             Ok(encode_any(&downgrade(any)?))
         })
         .collect()

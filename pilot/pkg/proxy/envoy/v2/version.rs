@@ -76,201 +76,31 @@ pub fn kind_short(kind: ResourceKind) -> &'static str {
 pub enum DowngradeError {
     #[error("no Envoy v2 equivalent of resource type {0}")]
     UnknownType(String),
-    #[error("resource does not decode: {0}")]
-    Undecodable(String),
+    /// The resource does not decode, or sets a field or enum value v2 does not have.
+    #[error("{0}")]
+    Invalid(String),
 }
 
-/// v3 type names (after `type.googleapis.com/`) and their v2 names, for the resources and the
-/// typed configs pilot emits. Types shared by both versions (`google.protobuf.*`,
-/// `udpa.type.v1.TypedStruct`) are not listed: they pass through unchanged.
-const V3_TO_V2: &[(&str, &str)] = &[
-    ("envoy.config.cluster.v3.Cluster", "envoy.api.v2.Cluster"),
-    (
-        "envoy.config.endpoint.v3.ClusterLoadAssignment",
-        "envoy.api.v2.ClusterLoadAssignment",
-    ),
-    ("envoy.config.listener.v3.Listener", "envoy.api.v2.Listener"),
-    (
-        "envoy.config.route.v3.RouteConfiguration",
-        "envoy.api.v2.RouteConfiguration",
-    ),
-    (
-        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-        "envoy.config.filter.network.http_connection_manager.v2.HttpConnectionManager",
-    ),
-    (
-        "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
-        "envoy.config.filter.network.tcp_proxy.v2.TcpProxy",
-    ),
-    (
-        "envoy.extensions.filters.network.mongo_proxy.v3.MongoProxy",
-        "envoy.config.filter.network.mongo_proxy.v2.MongoProxy",
-    ),
-    (
-        "envoy.extensions.filters.network.redis_proxy.v3.RedisProxy",
-        "envoy.config.filter.network.redis_proxy.v2.RedisProxy",
-    ),
-    (
-        "envoy.extensions.filters.network.mysql_proxy.v3.MySQLProxy",
-        "envoy.config.filter.network.mysql_proxy.v1alpha1.MySQLProxy",
-    ),
-    (
-        "envoy.extensions.filters.http.router.v3.Router",
-        "envoy.config.filter.http.router.v2.Router",
-    ),
-    (
-        "envoy.extensions.filters.http.cors.v3.Cors",
-        "envoy.config.filter.http.cors.v2.Cors",
-    ),
-    (
-        "envoy.extensions.filters.http.fault.v3.HTTPFault",
-        "envoy.config.filter.http.fault.v2.HTTPFault",
-    ),
-    (
-        "envoy.extensions.filters.http.grpc_web.v3.GrpcWeb",
-        "envoy.config.filter.http.grpc_web.v2.GrpcWeb",
-    ),
-    (
-        "envoy.extensions.access_loggers.file.v3.FileAccessLog",
-        "envoy.config.accesslog.v2.FileAccessLog",
-    ),
-    (
-        "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-        "envoy.api.v2.auth.UpstreamTlsContext",
-    ),
-    (
-        "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-        "envoy.api.v2.auth.DownstreamTlsContext",
-    ),
-];
-
-const TYPE_PREFIX: &str = "type.googleapis.com/";
-
-/// The v2 type URL for a v3 one, from the table; URLs of types shared by both versions are
-/// returned unchanged.
+/// The v2 type URL for a v3 one; URLs of types shared by both versions (`google.protobuf.*`,
+/// Istio's own configs) are returned unchanged.
 pub fn v2_type_url(v3_url: &str) -> Result<String, DowngradeError> {
-    let name = v3_url.strip_prefix(TYPE_PREFIX).unwrap_or(v3_url);
-    if let Some((_, v2)) = V3_TO_V2.iter().find(|(v3, _)| *v3 == name) {
-        return Ok(format!("{TYPE_PREFIX}{v2}"));
-    }
-    if name.starts_with("google.protobuf.") || name.starts_with("udpa.type.") {
-        return Ok(v3_url.to_owned());
-    }
-    Err(DowngradeError::UnknownType(v3_url.to_owned()))
+    envoy_v2_api::v2_type_url(v3_url)
+        .map(str::to_owned)
+        .ok_or_else(|| DowngradeError::UnknownType(v3_url.to_owned()))
 }
 
 /// Turns a v3 resource into the v2 resource a v2 client expects.
 ///
 /// Every resource sent on a v2 connection goes through here (one call site, in the xDS
-/// server's response cache). This rewrites the top-level type URL and, from the table, the
-/// typed configs pilot nests in listeners (network, listener and HTTP filters, access logs,
-/// transport sockets) and clusters (transport sockets). It does not check that every field
-/// set also exists in v2: the descriptor-driven rewrite will replace this body.
+/// server's response cache). The rewrite walks the bytes with Envoy's v2 descriptors
+/// (crate `envoy-v2-api`): the top-level and every nested `Any` type URL become v2 URLs,
+/// and a field or enum value that v2 does not have is an error naming it, so a v2 proxy
+/// never receives config it would misread.
 pub fn downgrade(any: Any) -> Result<Any, DowngradeError> {
-    let type_url = v2_type_url(&any.type_url)?;
-    let value = match any.type_url.as_str() {
-        V3_LISTENER => nested::listener(&any.value)?,
-        V3_CLUSTER => nested::cluster(&any.value)?,
-        _ => any.value,
-    };
-    Ok(Any { type_url, value })
-}
-
-/// Rewrites of nested `Any`s (Envoy's own `google.protobuf.Any` type).
-mod nested {
-    use envoy_types::pb::envoy::config::accesslog::v3::{access_log, AccessLog};
-    use envoy_types::pb::envoy::config::cluster::v3::Cluster;
-    use envoy_types::pb::envoy::config::core::v3::{transport_socket, TransportSocket};
-    use envoy_types::pb::envoy::config::listener::v3::{
-        filter, listener_filter, FilterChain, Listener,
-    };
-    use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
-        http_filter, HttpConnectionManager,
-    };
-    use envoy_types::pb::google::protobuf::Any as EnvoyAny;
-    use prost::Message;
-
-    use super::{v2_type_url, DowngradeError};
-
-    const HCM_V3: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
-
-    fn decode<M: Message + Default>(bytes: &[u8]) -> Result<M, DowngradeError> {
-        M::decode(bytes).map_err(|e| DowngradeError::Undecodable(e.to_string()))
+    if envoy_v2_api::v2_type_url(&any.type_url).is_none() {
+        return Err(DowngradeError::UnknownType(any.type_url));
     }
-
-    /// Rewrites one nested `Any`: its URL from the table (unknown URLs are left alone), and an
-    /// HTTP connection manager's own nested configs.
-    fn any(a: &mut EnvoyAny) -> Result<(), DowngradeError> {
-        if a.type_url == HCM_V3 {
-            let mut hcm: HttpConnectionManager = decode(&a.value)?;
-            for f in &mut hcm.http_filters {
-                if let Some(http_filter::ConfigType::TypedConfig(t)) = &mut f.config_type {
-                    any(t)?;
-                }
-            }
-            access_logs(&mut hcm.access_log)?;
-            a.value = hcm.encode_to_vec();
-        }
-        if let Ok(u) = v2_type_url(&a.type_url) {
-            a.type_url = u;
-        }
-        Ok(())
-    }
-
-    fn access_logs(logs: &mut [AccessLog]) -> Result<(), DowngradeError> {
-        for l in logs {
-            if let Some(access_log::ConfigType::TypedConfig(t)) = &mut l.config_type {
-                any(t)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn socket(ts: &mut Option<TransportSocket>) -> Result<(), DowngradeError> {
-        if let Some(TransportSocket {
-            config_type: Some(transport_socket::ConfigType::TypedConfig(t)),
-            ..
-        }) = ts
-        {
-            any(t)?;
-        }
-        Ok(())
-    }
-
-    fn chain(c: &mut FilterChain) -> Result<(), DowngradeError> {
-        for f in &mut c.filters {
-            if let Some(filter::ConfigType::TypedConfig(t)) = &mut f.config_type {
-                any(t)?;
-            }
-        }
-        socket(&mut c.transport_socket)
-    }
-
-    pub(super) fn listener(bytes: &[u8]) -> Result<Vec<u8>, DowngradeError> {
-        let mut l: Listener = decode(bytes)?;
-        for c in &mut l.filter_chains {
-            chain(c)?;
-        }
-        if let Some(c) = &mut l.default_filter_chain {
-            chain(c)?;
-        }
-        for f in &mut l.listener_filters {
-            if let Some(listener_filter::ConfigType::TypedConfig(t)) = &mut f.config_type {
-                any(t)?;
-            }
-        }
-        access_logs(&mut l.access_log)?;
-        Ok(l.encode_to_vec())
-    }
-
-    pub(super) fn cluster(bytes: &[u8]) -> Result<Vec<u8>, DowngradeError> {
-        let mut c: Cluster = decode(bytes)?;
-        socket(&mut c.transport_socket)?;
-        for m in &mut c.transport_socket_matches {
-            socket(&mut m.transport_socket)?;
-        }
-        Ok(c.encode_to_vec())
-    }
+    envoy_v2_api::downgrade(any).map_err(|e| DowngradeError::Invalid(e.to_string()))
 }
 
 #[cfg(test)]
@@ -306,7 +136,7 @@ mod tests {
                 filters: vec![Filter {
                     name: "envoy.http_connection_manager".into(),
                     config_type: Some(filter::ConfigType::TypedConfig(EAny {
-                        type_url: format!("{TYPE_PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"),
+                        type_url: "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager".to_string(),
                         value: hcm.encode_to_vec(),
                     })),
                 }],
@@ -344,7 +174,7 @@ mod tests {
                 name: "tls".into(),
                 config_type: Some(transport_socket::ConfigType::TypedConfig(EAny {
                     type_url: format!(
-                        "{TYPE_PREFIX}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+                        "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
                     ),
                     value: vec![],
                 })),
@@ -416,11 +246,13 @@ mod tests {
                 type_url: V3_LISTENER.into(),
                 value: vec![0xff]
             }),
-            Err(DowngradeError::Undecodable(_))
+            Err(DowngradeError::Invalid(_))
         ));
         assert!(matches!(
             downgrade(Any {
-                type_url: "type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap".into(),
+                type_url:
+                    "type.googleapis.com/envoy.extensions.filters.http.nonexistent.v3.Nothing"
+                        .into(),
                 value: vec![]
             }),
             Err(DowngradeError::UnknownType(_))
