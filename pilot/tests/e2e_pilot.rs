@@ -199,7 +199,9 @@ async fn kubernetes_services_and_endpoints_reach_sidecars() {
     println!("Service → CDS push: {:?}", created.elapsed());
     assert!(clusters(&cds).contains(&cluster));
 
-    sidecar.send(EDS, &[cluster.clone()], None).await;
+    sidecar
+        .send(EDS, std::slice::from_ref(&cluster), None)
+        .await;
     let created = Instant::now();
     endpoints
         .create(

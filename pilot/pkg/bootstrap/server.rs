@@ -34,6 +34,21 @@ use crate::serviceregistry::memory;
 use super::args::PilotArgs;
 use super::{http, secure};
 
+/// An endpoint update received before the server existed: (shard, hostname, namespace,
+/// endpoints).
+type EarlyEds = (String, String, String, Vec<IstioEndpoint>);
+
+/// Readiness conditions of registries, checked by `/ready`.
+type SyncCheck = Box<dyn Fn() -> bool + Send + Sync>;
+
+/// What starting a background registry needs from the server.
+struct Spawner<'a> {
+    updater: Arc<DeferredUpdater>,
+    shutdown: CancellationToken,
+    tasks: &'a mut JoinSet<anyhow::Result<()>>,
+    sync_checks: &'a mut Vec<SyncCheck>,
+}
+
 /// Forwards registry and store events to the discovery server once it exists (registries are
 /// built before the server, which needs the environment they are part of). Endpoint updates
 /// that arrive earlier are kept and replayed, so the endpoint index misses nothing; other
@@ -41,7 +56,7 @@ use super::{http, secure};
 #[derive(Default)]
 pub struct DeferredUpdater {
     target: OnceLock<Arc<dyn XdsUpdater>>,
-    early_eds: std::sync::Mutex<Vec<(String, String, String, Vec<IstioEndpoint>)>>,
+    early_eds: std::sync::Mutex<Vec<EarlyEds>>,
 }
 
 impl DeferredUpdater {
@@ -148,10 +163,7 @@ async fn kube_registry(
     args: &PilotArgs,
     mesh: &MeshConfig,
     features: &Features,
-    updater: Arc<DeferredUpdater>,
-    shutdown: CancellationToken,
-    tasks: &mut JoinSet<anyhow::Result<()>>,
-    sync_checks: &mut Vec<Box<dyn Fn() -> bool + Send + Sync>>,
+    spawner: Spawner<'_>,
 ) -> anyhow::Result<aggregate::Registry> {
     let trust_domain = if !args.trust_domain.is_empty() {
         args.trust_domain.clone()
@@ -169,11 +181,14 @@ async fn kube_registry(
         ..Default::default()
     };
     let cluster_id = opts.cluster_id.clone();
-    let controller = Controller::new(client, opts, updater);
+    let controller = Controller::new(client, opts, spawner.updater);
     let synced = controller.clone();
-    sync_checks.push(Box::new(move || synced.has_synced()));
+    spawner
+        .sync_checks
+        .push(Box::new(move || synced.has_synced()));
     let c = controller.clone();
-    tasks.spawn(async move {
+    let shutdown = spawner.shutdown;
+    spawner.tasks.spawn(async move {
         c.run(shutdown).await;
         Ok(())
     });
@@ -296,7 +311,7 @@ impl Server {
 
         // Registries: those of --registries in order, then ServiceEntries (always on).
         let mut registries: Vec<aggregate::Registry> = Vec::new();
-        let mut sync_checks: Vec<Box<dyn Fn() -> bool + Send + Sync>> = Vec::new();
+        let mut sync_checks: Vec<SyncCheck> = Vec::new();
         for r in &args.registries {
             match r.as_str() {
                 "" => {}
@@ -308,10 +323,12 @@ impl Server {
                             &args,
                             &mesh_config,
                             &features,
-                            updater.clone(),
-                            shutdown.clone(),
-                            &mut tasks,
-                            &mut sync_checks,
+                            Spawner {
+                                updater: updater.clone(),
+                                shutdown: shutdown.clone(),
+                                tasks: &mut tasks,
+                                sync_checks: &mut sync_checks,
+                            },
                         )
                         .await?,
                     );

@@ -173,9 +173,7 @@ mod tests {
             transport_socket: Some(TransportSocket {
                 name: "tls".into(),
                 config_type: Some(transport_socket::ConfigType::TypedConfig(EAny {
-                    type_url: format!(
-                        "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
-                    ),
+                    type_url: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext".to_string(),
                     value: vec![],
                 })),
             }),
