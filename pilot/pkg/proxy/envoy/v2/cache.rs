@@ -9,6 +9,11 @@
 //! Both caches hold entries of the current push context only: [`ResponseCache::reset`] drops
 //! everything when a new push context is installed.
 //!
+//! A response is kept for the whole push context only once a second proxy asked for the same
+//! key. Until then the cache holds it weakly, so responses that are unique to one proxy (LDS
+//! embeds the pod IP, so every sidecar has its own) are freed as soon as they are sent instead
+//! of piling up: with 2,000 sidecars of a 1,000-service mesh that is gigabytes.
+//!
 //! [`ConfigGenerator::scope_key`]: crate::networking::core::ConfigGenerator::scope_key
 
 use std::collections::HashMap;
@@ -33,12 +38,30 @@ pub struct CacheKey {
     pub version: XdsVersion,
 }
 
-type Cell = Arc<OnceCell<Result<Resources, DowngradeError>>>;
+type Built = Result<Resources, DowngradeError>;
+type Cell = Arc<OnceCell<Built>>;
+
+/// A built response, held strongly once shared, weakly while only one proxy asked for it.
+#[derive(Debug)]
+enum Held {
+    Weak(std::sync::Weak<[EncodedResource]>),
+    Strong(Resources),
+    Failed(DowngradeError),
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// The build in progress, joined by concurrent requests.
+    building: std::sync::Weak<OnceCell<Built>>,
+    done: Option<Held>,
+    /// How many times the key was asked for in this push context.
+    requests: u32,
+}
 
 #[derive(Debug, Default)]
 struct Inner {
     push_version: String,
-    entries: HashMap<CacheKey, Cell>,
+    entries: HashMap<CacheKey, Slot>,
     eds: HashMap<(String, XdsVersion), (u64, EncodedResource)>,
 }
 
@@ -72,17 +95,42 @@ impl ResponseCache {
         key: CacheKey,
         build: impl FnOnce() -> Result<Vec<EncodedResource>, DowngradeError>,
     ) -> Result<Resources, DowngradeError> {
-        let cell = {
+        let cell: Cell = {
             let mut inner = self.lock();
             if inner.push_version != push_version {
-                None
-            } else {
-                Some(inner.entries.entry(key).or_default().clone())
+                drop(inner);
+                self.builds.fetch_add(1, Ordering::Relaxed);
+                return build().map(Resources::from);
             }
-        };
-        let Some(cell) = cell else {
-            self.builds.fetch_add(1, Ordering::Relaxed);
-            return build().map(Resources::from);
+            let slot = inner.entries.entry(key.clone()).or_default();
+            slot.requests = slot.requests.saturating_add(1);
+            let shared = slot.requests >= 2;
+            match &slot.done {
+                Some(Held::Strong(r)) => {
+                    let r = r.clone();
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(r);
+                }
+                Some(Held::Failed(e)) => return Err(e.clone()),
+                Some(Held::Weak(w)) => {
+                    if let Some(r) = w.upgrade() {
+                        if shared {
+                            slot.done = Some(Held::Strong(r.clone()));
+                        }
+                        self.hits.fetch_add(1, Ordering::Relaxed);
+                        return Ok(r);
+                    }
+                }
+                None => {}
+            }
+            match slot.building.upgrade() {
+                Some(c) => c,
+                None => {
+                    let c: Cell = Arc::new(OnceCell::new());
+                    slot.building = Arc::downgrade(&c);
+                    c
+                }
+            }
         };
         let mut built = false;
         let r = cell
@@ -93,7 +141,18 @@ impl ResponseCache {
             })
             .await
             .clone();
-        if !built {
+        if built {
+            let mut inner = self.lock();
+            if inner.push_version == push_version {
+                if let Some(slot) = inner.entries.get_mut(&key) {
+                    slot.done = Some(match &r {
+                        Ok(res) if slot.requests >= 2 => Held::Strong(res.clone()),
+                        Ok(res) => Held::Weak(Arc::downgrade(res)),
+                        Err(e) => Held::Failed(e.clone()),
+                    });
+                }
+            }
+        } else {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
         r
@@ -164,6 +223,37 @@ mod tests {
             names: 0,
             version: XdsVersion::V3,
         }
+    }
+
+    #[tokio::test]
+    async fn unique_responses_are_freed_shared_ones_kept() {
+        let c = ResponseCache::default();
+        c.reset("v1");
+        // Asked once and dropped: the cache does not keep it alive.
+        let once = c
+            .get_or_build("v1", key(7), || Ok(vec![Bytes::from_static(b"pod-a")]))
+            .await
+            .unwrap();
+        let weak = Arc::downgrade(&once);
+        drop(once);
+        assert!(
+            weak.upgrade().is_none(),
+            "a response only one proxy asked for was kept"
+        );
+        // Asked again after it was freed: rebuilt, and now kept for the push context.
+        let again = c
+            .get_or_build("v1", key(7), || Ok(vec![Bytes::from_static(b"pod-a")]))
+            .await
+            .unwrap();
+        let weak = Arc::downgrade(&again);
+        drop(again);
+        assert!(weak.upgrade().is_some(), "a shared response was dropped");
+        let third = c
+            .get_or_build("v1", key(7), || panic!("shared responses are built once"))
+            .await
+            .unwrap();
+        assert_eq!(&third[..], &[Bytes::from_static(b"pod-a")]);
+        assert_eq!(c.stats(), (2, 1));
     }
 
     #[tokio::test]
