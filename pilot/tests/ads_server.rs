@@ -1153,7 +1153,7 @@ fn rss_kib(field: &str) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
+#[ignore = "load test, release build: make bench-pilot"]
 async fn scale_2000_sidecars_1000_services() {
     use tokio::io::AsyncBufReadExt;
     let h = Harness::start().await;
