@@ -9,7 +9,14 @@ use super::args::PilotArgs;
 
 /// Istio Pilot provides fleet-wide traffic management capabilities in the Istio Service Mesh.
 #[derive(Debug, Parser)]
-#[command(name = "pilot-discovery", about = "Istio Pilot.", long_about = None, disable_version_flag = true)]
+#[command(
+    name = "pilot-discovery",
+    about = "Istio Pilot.",
+    long_about = None,
+    disable_version_flag = true,
+    // As pflag: a repeated flag keeps its last value.
+    args_override_self = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub log: log::Args,
@@ -109,5 +116,19 @@ mod tests {
         let cli = parse(["pilot-discovery", "version", "-s"]).unwrap();
         assert!(matches!(cli.command, Command::Version(v) if v.short));
         assert!(parse(["pilot-discovery", "discovery", "--bogus"]).is_err());
+        // A repeated flag keeps its last value, as pflag does.
+        let cli = parse([
+            "pilot-discovery",
+            "discovery",
+            "--domain",
+            "a",
+            "--domain",
+            "b",
+        ])
+        .unwrap();
+        let Command::Discovery(a) = cli.command else {
+            panic!("not discovery")
+        };
+        assert_eq!(a.domain, "b");
     }
 }

@@ -1,8 +1,9 @@
 //! The xDS server's metrics, with upstream 1.4's names, labels and buckets
 //! (`pilot/pkg/proxy/envoy/v2/monitoring.go` and the push-context gauges).
 //!
-//! Upstream exports OpenCensus sums without a `_total` suffix; [`Sum`] keeps those names
-//! (prometheus-client would append `_total` to a `Counter`).
+//! Upstream exports OpenCensus sums as Prometheus counters without a `_total` suffix. [`Sum`]
+//! is a counter; prometheus-client's OpenMetrics encoder appends `_total` to counters, which
+//! `istio_pkg::monitoring::encode` (what `/metrics` serves) removes again.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,16 +31,16 @@ impl Sum {
 }
 
 impl TypedMetric for Sum {
-    const TYPE: MetricType = MetricType::Unknown;
+    const TYPE: MetricType = MetricType::Counter;
 }
 
 impl EncodeMetric for Sum {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        encoder.encode_gauge(&self.get())
+        encoder.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&self.get(), None)
     }
 
     fn metric_type(&self) -> MetricType {
-        MetricType::Unknown
+        MetricType::Counter
     }
 }
 
@@ -306,7 +307,7 @@ struct SumRef {
 }
 
 impl TypedMetric for SumRef {
-    const TYPE: MetricType = MetricType::Unknown;
+    const TYPE: MetricType = MetricType::Counter;
 }
 
 impl EncodeMetric for SumRef {
@@ -315,7 +316,7 @@ impl EncodeMetric for SumRef {
     }
 
     fn metric_type(&self) -> MetricType {
-        MetricType::Unknown
+        MetricType::Counter
     }
 }
 
@@ -352,9 +353,14 @@ mod tests {
         m.push_ok(ResourceKind::Listener, 0.02);
         m.inbound("eds");
         m.write_timeouts.inc();
-        let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &reg).unwrap();
+        let out = istio_pkg::monitoring::encode(&reg);
         assert!(out.contains("pilot_total_xds_rejects 2\n"), "{out}");
+        // Prometheus' text parser accepts only these types; anything else fails the scrape.
+        for line in out.lines().filter(|l| l.starts_with("# TYPE ")) {
+            let t = line.split_whitespace().nth(3).unwrap_or_default();
+            assert!(["counter", "gauge", "histogram"].contains(&t), "{line}");
+        }
+        assert!(out.contains("# TYPE pilot_xds_pushes counter\n"), "{out}");
         assert!(
             out.contains(
                 "pilot_xds_cds_reject{node=\"sidecar~1.1.1.1~a.b~b.svc\",err=\"Internal\"} 2\n"
