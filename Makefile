@@ -48,9 +48,14 @@ BENCH_SERVICES ?= 1000
 BENCH_ENDPOINTS ?= 10
 BENCH_CLIENTS ?= 2000
 bench-pilot: setup ## Load test: time to full config for BENCH_CLIENTS sidecars, pilot CPU and peak RSS
-	$(CARGO) test --release --locked -p istio-pilot --test ads_server -- --ignored --nocapture scale_
 	$(CARGO) build --release --locked -p istio-pilot -p pilot-load
-	target/release/pilot-load gen-config --services $(BENCH_SERVICES) --endpoints $(BENCH_ENDPOINTS) --out out/bench-pilot/config
+	@set -e; \
+	ulimit -n "$$(ulimit -Hn)" 2>/dev/null || true; \
+	if [ "$$(ulimit -n)" != unlimited ] && [ "$$(ulimit -n)" -lt $$(($(BENCH_CLIENTS) + 1000)) ]; then \
+		echo "bench-pilot: the open-file limit $$(ulimit -n) is too low for $(BENCH_CLIENTS) clients (raise ulimit -n)" >&2; exit 1; \
+	fi; \
+	$(CARGO) test --release --locked -p istio-pilot --test ads_server -- --ignored --nocapture scale_; \
+	target/release/pilot-load gen-config --services $(BENCH_SERVICES) --endpoints $(BENCH_ENDPOINTS) --out out/bench-pilot/config; \
 	target/release/pilot-load run -n $(BENCH_CLIENTS) --addr 127.0.0.1:15010 -- \
 		target/release/pilot-discovery discovery --registries= --configDir out/bench-pilot/config \
 		--meshConfig= --networksConfig= --secureGrpcAddr= --grpcAddr 127.0.0.1:15010 \
