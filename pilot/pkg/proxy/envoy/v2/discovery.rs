@@ -70,7 +70,6 @@ impl DiscoveryServer {
         registry: &mut Registry,
     ) -> Arc<DiscoveryServer> {
         let metrics = Arc::new(Metrics::new(registry));
-        metrics.register_sums(registry);
         let push = Arc::new(PushContext::new(&env));
         let cache = ResponseCache::default();
         cache.reset(&push.version);

@@ -1,48 +1,18 @@
 //! The xDS server's metrics, with upstream 1.4's names, labels and buckets
 //! (`pilot/pkg/proxy/envoy/v2/monitoring.go` and the push-context gauges).
 //!
-//! Upstream exports OpenCensus sums as Prometheus counters without a `_total` suffix. [`Sum`]
-//! is a counter; prometheus-client's OpenMetrics encoder appends `_total` to counters, which
+//! Upstream exports OpenCensus sums as Prometheus counters without a `_total` suffix.
+//! prometheus-client's OpenMetrics encoder appends `_total` to counters, which
 //! `istio_pkg::monitoring::encode` (what `/metrics` serves) removes again.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
 use crate::networking::core::ResourceKind;
-
-/// A monotonically increasing sum exported under its own name (OpenCensus `Sum`).
-#[derive(Debug, Default)]
-pub struct Sum(AtomicU64);
-
-impl Sum {
-    pub fn inc(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl TypedMetric for Sum {
-    const TYPE: MetricType = MetricType::Counter;
-}
-
-impl EncodeMetric for Sum {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        encoder.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(&self.get(), None)
-    }
-
-    fn metric_type(&self) -> MetricType {
-        MetricType::Counter
-    }
-}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TypeLabel {
@@ -60,8 +30,6 @@ pub struct ClusterLabel {
     pub cluster: String,
 }
 
-type SumGetter = fn(&Metrics) -> &Sum;
-
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn push_time_histogram() -> Histogram {
@@ -74,7 +42,7 @@ pub struct Metrics {
     /// `pilot_xds`: connected endpoints.
     pub xds_clients: Gauge,
     /// `pilot_xds_pushes{type}`: pushes and send/build errors per xDS type.
-    pub pushes: Family<TypeLabel, Sum>,
+    pub pushes: Family<TypeLabel, Counter>,
     /// `pilot_xds_push_time{type}`.
     pub push_time: HistogramFamily<TypeLabel>,
     /// `pilot_proxy_convergence_time`.
@@ -82,21 +50,21 @@ pub struct Metrics {
     /// `pilot_proxy_queue_time`.
     pub queue_time: Histogram,
     /// `pilot_total_xds_rejects`.
-    pub total_rejects: Sum,
+    pub total_rejects: Counter,
     pub cds_reject: Family<RejectLabels, Gauge>,
     pub eds_reject: Family<RejectLabels, Gauge>,
     pub lds_reject: Family<RejectLabels, Gauge>,
     pub rds_reject: Family<RejectLabels, Gauge>,
     /// `pilot_rds_expired_nonce`.
-    pub rds_expired_nonce: Sum,
+    pub rds_expired_nonce: Counter,
     /// `pilot_xds_write_timeout`.
-    pub write_timeouts: Sum,
+    pub write_timeouts: Counter,
     /// `pilot_xds_push_context_errors`.
-    pub push_context_errors: Sum,
+    pub push_context_errors: Counter,
     /// `pilot_total_xds_internal_errors`.
-    pub internal_errors: Sum,
+    pub internal_errors: Counter,
     /// `pilot_inbound_updates{type}`: config, eds, svc.
-    pub inbound_updates: Family<TypeLabel, Sum>,
+    pub inbound_updates: Family<TypeLabel, Counter>,
     /// `pilot_xds_eds_instances{cluster}`.
     pub eds_instances: Family<ClusterLabel, Gauge>,
     /// `pilot_services`.
@@ -116,15 +84,15 @@ impl Metrics {
             push_time: Family::new_with_constructor(push_time_histogram),
             convergence_time: Histogram::new([0.1, 0.5, 1.0, 3.0, 5.0, 10.0, 20.0, 30.0]),
             queue_time: Histogram::new([0.1, 1.0, 3.0, 5.0, 10.0, 20.0, 30.0]),
-            total_rejects: Sum::default(),
+            total_rejects: Counter::default(),
             cds_reject: Family::default(),
             eds_reject: Family::default(),
             lds_reject: Family::default(),
             rds_reject: Family::default(),
-            rds_expired_nonce: Sum::default(),
-            write_timeouts: Sum::default(),
-            push_context_errors: Sum::default(),
-            internal_errors: Sum::default(),
+            rds_expired_nonce: Counter::default(),
+            write_timeouts: Counter::default(),
+            push_context_errors: Counter::default(),
+            internal_errors: Counter::default(),
             inbound_updates: Family::default(),
             eds_instances: Family::default(),
             services: Gauge::default(),
@@ -197,53 +165,37 @@ impl Metrics {
             "Number of clusters without instances.",
             m.eds_no_instances.clone(),
         );
-        m
-    }
-
-    /// Registers the sums, which are shared by reference (they are not `Clone`).
-    pub fn register_sums(self: &std::sync::Arc<Self>, registry: &mut Registry) {
-        let sums: [(&str, &str, SumGetter); 5] = [
-            (
-                "pilot_total_xds_rejects",
-                "Total number of XDS responses from pilot rejected by proxy.",
-                |m| &m.total_rejects,
-            ),
-            (
-                "pilot_rds_expired_nonce",
-                "Total number of RDS messages with an expired nonce.",
-                |m| &m.rds_expired_nonce,
-            ),
-            (
-                "pilot_xds_write_timeout",
-                "Pilot XDS response write timeouts.",
-                |m| &m.write_timeouts,
-            ),
-            (
-                "pilot_xds_push_context_errors",
-                "Number of errors (timeouts) initiating push context.",
-                |m| &m.push_context_errors,
-            ),
-            (
-                "pilot_total_xds_internal_errors",
-                "Total number of internal XDS errors in pilot.",
-                |m| &m.internal_errors,
-            ),
-        ];
-        for (name, help, get) in sums {
-            Reg(registry).register(
-                name,
-                help,
-                SumRef {
-                    metrics: self.clone(),
-                    get,
-                },
-            );
-        }
-        Reg(registry).register(
+        r.register(
+            "pilot_total_xds_rejects",
+            "Total number of XDS responses from pilot rejected by proxy.",
+            m.total_rejects.clone(),
+        );
+        r.register(
+            "pilot_rds_expired_nonce",
+            "Total number of RDS messages with an expired nonce.",
+            m.rds_expired_nonce.clone(),
+        );
+        r.register(
+            "pilot_xds_write_timeout",
+            "Pilot XDS response write timeouts.",
+            m.write_timeouts.clone(),
+        );
+        r.register(
+            "pilot_xds_push_context_errors",
+            "Number of errors (timeouts) initiating push context.",
+            m.push_context_errors.clone(),
+        );
+        r.register(
+            "pilot_total_xds_internal_errors",
+            "Total number of internal XDS errors in pilot.",
+            m.internal_errors.clone(),
+        );
+        r.register(
             "pilot_inbound_updates",
             "Total number of updates received by pilot.",
-            self.inbound_updates.clone(),
+            m.inbound_updates.clone(),
         );
+        m
     }
 
     /// Counts a NACK: `pilot_xds_<type>_reject{node,err}` and `pilot_total_xds_rejects`.
@@ -299,27 +251,6 @@ impl Reg<'_> {
     }
 }
 
-/// A [`Sum`] inside the shared [`Metrics`], registered without copying it.
-#[derive(Debug)]
-struct SumRef {
-    metrics: std::sync::Arc<Metrics>,
-    get: fn(&Metrics) -> &Sum,
-}
-
-impl TypedMetric for SumRef {
-    const TYPE: MetricType = MetricType::Counter;
-}
-
-impl EncodeMetric for SumRef {
-    fn encode(&self, encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        (self.get)(&self.metrics).encode(encoder)
-    }
-
-    fn metric_type(&self) -> MetricType {
-        MetricType::Counter
-    }
-}
-
 /// The send-error label of a kind (`cds_senderr`, ...).
 pub fn send_error_label(kind: ResourceKind) -> &'static str {
     match kind {
@@ -333,13 +264,11 @@ pub fn send_error_label(kind: ResourceKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn upstream_names_without_total_suffix() {
         let mut reg = Registry::default();
-        let m = Arc::new(Metrics::new(&mut reg));
-        m.register_sums(&mut reg);
+        let m = Metrics::new(&mut reg);
         m.reject(
             ResourceKind::Cluster,
             "sidecar~1.1.1.1~a.b~b.svc",
