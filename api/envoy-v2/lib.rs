@@ -49,8 +49,8 @@ fn build_pool() -> Result<DescriptorPool, Box<dyn std::error::Error>> {
     let mut pool = istio_api::descriptor_pool().clone();
     let mut ours = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET)?;
     // Files that istio-api already holds (Istio's authentication policy, google/rpc/status,
-    // the well-known types) are vendored here only so that protox can resolve imports; the
-    // pool keeps istio-api's copy. A test checks that both copies describe the same messages.
+    // the well-known types) were compiled from istio-api's own sources to resolve imports;
+    // the pool keeps istio-api's descriptors. A test checks that both describe the same messages.
     ours.file
         .retain(|f| pool.get_file_by_name(f.name()).is_none());
     pool.add_file_descriptor_protos(ours.file)?;
@@ -181,8 +181,8 @@ mod tests {
 
     #[test]
     fn vendored_istio_policy_matches_istio_api() {
-        // The copy of authentication/v1alpha1/policy.proto under proto/ exists for imports only;
-        // it must describe the same messages as istio-api's, which the pool keeps.
+        // authentication/v1alpha1/policy.proto and google/rpc/status.proto are imported from
+        // istio-api's sources; what was compiled here must equal istio-api's, which the pool keeps.
         let ours = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).unwrap();
         let theirs =
             prost_types::FileDescriptorSet::decode(istio_api::FILE_DESCRIPTOR_SET).unwrap();
