@@ -8,19 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
-use envoy_types::pb::envoy::config::core::v3::Node;
-use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
-use envoy_types::pb::google::protobuf::{value, Struct, Value};
 use envoy_types::pb::google::rpc::Status as RpcStatus;
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Streaming};
+use tonic::Code;
 
 use istio_api::istio::mesh::v1alpha1::{MeshConfig, MeshNetworks};
 use istio_pilot::features::Features;
@@ -36,51 +33,8 @@ use istio_pkg::config::model::Config;
 use istio_pkg::config::protocol::Instance as Protocol;
 use istio_pkg::config::schema::Kind;
 
-const V2_CDS: &str = "type.googleapis.com/envoy.api.v2.Cluster";
-const V2_EDS: &str = "type.googleapis.com/envoy.api.v2.ClusterLoadAssignment";
-const V2_LDS: &str = "type.googleapis.com/envoy.api.v2.Listener";
-const V2_RDS: &str = "type.googleapis.com/envoy.api.v2.RouteConfiguration";
-const V3_CDS: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-const V3_EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-const V3_LDS: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
-const V3_RDS: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Api {
-    V2,
-    V3,
-}
-
-impl Api {
-    fn urls(self) -> [&'static str; 4] {
-        match self {
-            Api::V2 => [V2_CDS, V2_EDS, V2_LDS, V2_RDS],
-            Api::V3 => [V3_CDS, V3_EDS, V3_LDS, V3_RDS],
-        }
-    }
-    fn cds(self) -> &'static str {
-        self.urls()[0]
-    }
-    fn eds(self) -> &'static str {
-        self.urls()[1]
-    }
-    fn lds(self) -> &'static str {
-        self.urls()[2]
-    }
-    fn rds(self) -> &'static str {
-        self.urls()[3]
-    }
-    fn path(self) -> &'static str {
-        match self {
-            Api::V2 => {
-                "/envoy.service.discovery.v2.AggregatedDiscoveryService/StreamAggregatedResources"
-            }
-            Api::V3 => {
-                "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources"
-            }
-        }
-    }
-}
+mod ads_client;
+use ads_client::*;
 
 // ---------------------------------------------------------------------------------------------
 // In-test registry, config store and generator.
@@ -395,161 +349,6 @@ impl Harness {
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
     }
-}
-
-fn node(id: &str) -> Node {
-    let mut md = Struct::default();
-    md.fields.insert(
-        "ISTIO_VERSION".into(),
-        Value {
-            kind: Some(value::Kind::StringValue("1.4.10".into())),
-        },
-    );
-    Node {
-        id: id.into(),
-        metadata: Some(md),
-        ..Default::default()
-    }
-}
-
-fn sidecar(ip: &str, ns: &str) -> String {
-    format!("sidecar~{ip}~app-{ip}.{ns}~{ns}.svc.cluster.local")
-}
-
-struct AdsClient {
-    api: Api,
-    node_id: String,
-    tx: mpsc::Sender<DiscoveryRequest>,
-    rx: Streaming<DiscoveryResponse>,
-    first: bool,
-}
-
-impl AdsClient {
-    async fn open(
-        channel: Channel,
-        api: Api,
-    ) -> (
-        mpsc::Sender<DiscoveryRequest>,
-        Result<Streaming<DiscoveryResponse>, tonic::Status>,
-    ) {
-        let (tx, rx) = mpsc::channel(16);
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready().await.unwrap();
-        let codec = tonic_prost::ProstCodec::<DiscoveryRequest, DiscoveryResponse>::default();
-        let resp = grpc
-            .streaming(
-                tonic::Request::new(ReceiverStream::new(rx)),
-                http::uri::PathAndQuery::from_static(api.path()),
-                codec,
-            )
-            .await
-            .map(|r| r.into_inner());
-        (tx, resp)
-    }
-
-    async fn connect(channel: Channel, api: Api, node_id: &str) -> AdsClient {
-        let (tx, rx) = Self::open(channel, api).await;
-        AdsClient {
-            api,
-            node_id: node_id.into(),
-            tx,
-            rx: rx.unwrap(),
-            first: true,
-        }
-    }
-
-    async fn send(&mut self, mut req: DiscoveryRequest) {
-        if self.first {
-            req.node = Some(node(&self.node_id));
-            self.first = false;
-        }
-        self.tx.send(req).await.unwrap();
-    }
-
-    async fn request(&mut self, type_url: &str, names: &[&str]) {
-        self.send(DiscoveryRequest {
-            type_url: type_url.into(),
-            resource_names: names.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        })
-        .await
-    }
-
-    async fn ack(&mut self, resp: &DiscoveryResponse, names: &[&str]) {
-        self.send(DiscoveryRequest {
-            type_url: resp.type_url.clone(),
-            version_info: resp.version_info.clone(),
-            response_nonce: resp.nonce.clone(),
-            resource_names: names.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        })
-        .await
-    }
-
-    async fn recv(&mut self) -> DiscoveryResponse {
-        match tokio::time::timeout(Duration::from_secs(5), self.rx.message()).await {
-            Ok(Ok(Some(r))) => r,
-            other => panic!("no response: {other:?}"),
-        }
-    }
-
-    async fn recv_type(&mut self, type_url: &str) -> DiscoveryResponse {
-        let r = self.recv().await;
-        assert_eq!(r.type_url, type_url, "unexpected response type");
-        r
-    }
-
-    async fn expect_silence(&mut self, d: Duration) {
-        if let Ok(r) = tokio::time::timeout(d, self.rx.message()).await {
-            panic!("unexpected message: {r:?}");
-        }
-    }
-
-    async fn status(&mut self) -> tonic::Status {
-        match tokio::time::timeout(Duration::from_secs(5), self.rx.message()).await {
-            Ok(Err(s)) => s,
-            other => panic!("expected an error status, got {other:?}"),
-        }
-    }
-
-    /// CDS, EDS (for every cluster), LDS, RDS (route "9080"), each ACKed.
-    async fn initial_fetch(&mut self) -> Vec<DiscoveryResponse> {
-        let api = self.api;
-        self.request(api.cds(), &[]).await;
-        let cds = self.recv_type(api.cds()).await;
-        self.ack(&cds, &[]).await;
-        let names: Vec<String> = cds
-            .resources
-            .iter()
-            .map(|a| Cluster::decode(a.value.as_slice()).unwrap().name)
-            .collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        self.request(api.eds(), &names).await;
-        let eds = self.recv_type(api.eds()).await;
-        self.ack(&eds, &names).await;
-        self.request(api.lds(), &[]).await;
-        let lds = self.recv_type(api.lds()).await;
-        self.ack(&lds, &[]).await;
-        self.request(api.rds(), &["9080"]).await;
-        let rds = self.recv_type(api.rds()).await;
-        self.ack(&rds, &["9080"]).await;
-        vec![cds, eds, lds, rds]
-    }
-}
-
-fn cla(resp: &DiscoveryResponse, name: &str) -> ClusterLoadAssignment {
-    resp.resources
-        .iter()
-        .map(|a| ClusterLoadAssignment::decode(a.value.as_slice()).unwrap())
-        .find(|c| c.cluster_name == name)
-        .unwrap_or_else(|| panic!("no assignment for {name}"))
-}
-
-fn cluster_names(resp: &DiscoveryResponse) -> Vec<String> {
-    resp.resources
-        .iter()
-        .map(|a| Cluster::decode(a.value.as_slice()).unwrap().name)
-        .collect()
 }
 
 const REVIEWS: &str = "outbound|9080||reviews.default.svc.cluster.local";

@@ -5,11 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use envoy_types::pb::envoy::config::cluster::v3::Cluster;
-use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::config::endpoint::v3::{lb_endpoint, ClusterLoadAssignment};
-use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::envoy::service::discovery::v3::DiscoveryResponse;
 use istio_pilot::bootstrap::cli::{self, Command};
 use istio_pilot::bootstrap::server::Server;
 use istio_test::TestEnv;
@@ -17,98 +14,12 @@ use k8s_openapi::api::core::v1::{Endpoints, Service};
 use kube::api::{Api, DeleteParams, PostParams};
 use prost::Message;
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-const CDS: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-
-struct Sidecar {
-    tx: mpsc::Sender<DiscoveryRequest>,
-    rx: tonic::Streaming<DiscoveryResponse>,
-    node: Node,
-}
-
-impl Sidecar {
-    async fn connect(addr: std::net::SocketAddr, ns: &str) -> Sidecar {
-        let mut client = AggregatedDiscoveryServiceClient::connect(format!("http://{addr}"))
-            .await
-            .expect("connect");
-        let node = Node {
-            id: format!("sidecar~10.99.0.1~e2e.{ns}~{ns}.svc.cluster.local"),
-            ..Default::default()
-        };
-        let (tx, rx) = mpsc::channel(8);
-        tx.send(DiscoveryRequest {
-            node: Some(node.clone()),
-            type_url: CDS.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let rx = client
-            .stream_aggregated_resources(ReceiverStream::new(rx))
-            .await
-            .expect("ADS")
-            .into_inner();
-        Sidecar { tx, rx, node }
-    }
-
-    async fn send(&self, type_url: &str, names: &[String], ack_of: Option<&DiscoveryResponse>) {
-        let (version, nonce) = ack_of
-            .map(|r| (r.version_info.clone(), r.nonce.clone()))
-            .unwrap_or_default();
-        self.tx
-            .send(DiscoveryRequest {
-                node: Some(self.node.clone()),
-                type_url: type_url.into(),
-                resource_names: names.to_vec(),
-                version_info: version,
-                response_nonce: nonce,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-
-    /// Reads responses (ACKing each) until `done` accepts one, or `limit` passes.
-    async fn until(
-        &mut self,
-        limit: Duration,
-        mut done: impl FnMut(&DiscoveryResponse) -> bool,
-    ) -> Option<DiscoveryResponse> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            let r = match tokio::time::timeout_at(deadline, self.rx.next()).await {
-                Ok(Some(Ok(r))) => r,
-                _ => return None,
-            };
-            let names: Vec<String> = if r.type_url == EDS {
-                r.resources
-                    .iter()
-                    .filter_map(|a| ClusterLoadAssignment::decode(a.value.as_slice()).ok())
-                    .map(|c| c.cluster_name)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            self.send(&r.type_url, &names, Some(&r)).await;
-            if done(&r) {
-                return Some(r);
-            }
-        }
-    }
-}
-
-fn clusters(r: &DiscoveryResponse) -> Vec<String> {
-    r.resources
-        .iter()
-        .filter_map(|a| Cluster::decode(a.value.as_slice()).ok())
-        .map(|c| c.name)
-        .collect()
-}
+mod ads_client;
+use ads_client::{
+    cluster_names as clusters, AdsClient, Api as XdsApi, V3_CDS as CDS, V3_EDS as EDS,
+};
 
 fn endpoint_ips(r: &DiscoveryResponse, cluster: &str) -> Vec<String> {
     r.resources
@@ -168,7 +79,14 @@ async fn kubernetes_services_and_endpoints_reach_sidecars() {
     let addr = server.listening.grpc.expect("grpc address");
     let waiter = tokio::spawn(server.wait());
 
-    let mut sidecar = Sidecar::connect(addr, &n).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect");
+    let node_id = format!("sidecar~10.99.0.1~e2e.{n}~{n}.svc.cluster.local");
+    let mut sidecar = AdsClient::connect(channel, XdsApi::V3, &node_id).await;
+    sidecar.request(CDS, &[]).await;
     sidecar
         .until(Duration::from_secs(10), |r| r.type_url == CDS)
         .await
@@ -199,9 +117,7 @@ async fn kubernetes_services_and_endpoints_reach_sidecars() {
     println!("Service → CDS push: {:?}", created.elapsed());
     assert!(clusters(&cds).contains(&cluster));
 
-    sidecar
-        .send(EDS, std::slice::from_ref(&cluster), None)
-        .await;
+    sidecar.request(EDS, &[cluster.as_str()]).await;
     let created = Instant::now();
     endpoints
         .create(

@@ -5,18 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use envoy_types::pb::envoy::config::cluster::v3::Cluster;
-use envoy_types::pb::envoy::config::core::v3::Node;
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
-use prost::Message;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::StreamExt;
+mod ads_client;
+use ads_client::{cluster_names, AdsClient, Api, V2_CDS};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pilot-discovery");
-const V2_ADS: &str =
-    "/envoy.service.discovery.v2.AggregatedDiscoveryService/StreamAggregatedResources";
-const V2_CDS: &str = "type.googleapis.com/envoy.api.v2.Cluster";
 
 fn service_entry(name: &str, host: &str, port: u32) -> String {
     format!(
@@ -111,69 +103,6 @@ async fn get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-struct V2Client {
-    tx: mpsc::Sender<DiscoveryRequest>,
-    rx: tonic::Streaming<DiscoveryResponse>,
-    node: Node,
-}
-
-impl V2Client {
-    async fn connect(addr: &str) -> V2Client {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect ADS");
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready().await.unwrap();
-        let (tx, rx) = mpsc::channel(8);
-        let node = Node {
-            id: "sidecar~10.1.1.1~app-1.default~default.svc.cluster.local".into(),
-            ..Default::default()
-        };
-        let codec = tonic_prost::ProstCodec::<DiscoveryRequest, DiscoveryResponse>::default();
-        let path = http::uri::PathAndQuery::from_static(V2_ADS);
-        let first = DiscoveryRequest {
-            node: Some(node.clone()),
-            type_url: V2_CDS.into(),
-            ..Default::default()
-        };
-        tx.send(first).await.unwrap();
-        let rx = grpc
-            .streaming(tonic::Request::new(ReceiverStream::new(rx)), path, codec)
-            .await
-            .expect("ADS stream")
-            .into_inner();
-        V2Client { tx, rx, node }
-    }
-
-    async fn next(&mut self) -> DiscoveryResponse {
-        let r = tokio::time::timeout(Duration::from_secs(10), self.rx.next())
-            .await
-            .expect("a response within 10s")
-            .expect("stream open")
-            .expect("no error status");
-        self.tx
-            .send(DiscoveryRequest {
-                node: Some(self.node.clone()),
-                type_url: r.type_url.clone(),
-                version_info: r.version_info.clone(),
-                response_nonce: r.nonce.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        r
-    }
-}
-
-fn cluster_names(r: &DiscoveryResponse) -> Vec<String> {
-    r.resources
-        .iter()
-        .map(|a| Cluster::decode(a.value.as_slice()).expect("cluster").name)
-        .collect()
-}
-
 #[tokio::test]
 async fn serves_file_config_pushes_changes_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,8 +124,22 @@ async fn serves_file_config_pushes_changes_and_stops_on_sigterm() {
     );
 
     // A v2 sidecar gets the ServiceEntry's cluster with the v2 type URL.
-    let mut client = V2Client::connect(&pilot.grpc).await;
-    let cds = client.next().await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", pilot.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect ADS");
+    let mut client = AdsClient::connect(
+        channel,
+        Api::V2,
+        "sidecar~10.1.1.1~app-1.default~default.svc.cluster.local",
+    )
+    .await;
+    client.request(V2_CDS, &[]).await;
+    let cds = client
+        .until(Duration::from_secs(10), |_| true)
+        .await
+        .expect("a response within 10s");
     assert_eq!(cds.type_url, V2_CDS);
     let names = cluster_names(&cds);
     assert!(
@@ -214,19 +157,13 @@ async fn serves_file_config_pushes_changes_and_stops_on_sigterm() {
         service_entry("b", "b.example.com", 8080),
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "no CDS push with the new ServiceEntry"
-        );
-        let r = client.next().await;
-        if r.type_url == V2_CDS
-            && cluster_names(&r).contains(&"outbound|8080||b.example.com".to_string())
-        {
-            break;
-        }
-    }
+    client
+        .until(Duration::from_secs(15), |r| {
+            r.type_url == V2_CDS
+                && cluster_names(r).contains(&"outbound|8080||b.example.com".to_string())
+        })
+        .await
+        .expect("no CDS push with the new ServiceEntry");
 
     // Metrics use upstream's names.
     let (status, metrics) = get(&pilot.monitoring, "/metrics").await;
