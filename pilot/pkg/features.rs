@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use istio_pkg::config::protojson::parse_go_duration;
+use istio_pkg::keepalive::parse_duration;
 
 /// Every pilot feature flag. Read once with [`Features::from_env`] and passed down; nothing
 /// reads the environment on a request path.
@@ -205,12 +205,7 @@ impl Reader<'_> {
     }
 
     fn duration(&mut self, key: &str, default: Duration) -> Duration {
-        self.parsed(key, default, |v| {
-            parse_go_duration(v)
-                .ok()
-                .filter(|n| *n >= 0)
-                .map(|n| Duration::from_nanos(n as u64))
-        })
+        self.parsed(key, default, |v| parse_duration(v).ok())
     }
 }
 
