@@ -124,9 +124,8 @@ pub struct PushContext {
     private_services: BTreeMap<String, Vec<Arc<Service>>>,
     /// Config objects by kind, sorted by namespace/name (store order).
     configs: BTreeMap<Kind, Vec<Arc<Config>>>,
-    /// The default sidecar scope of each namespace (all visible services), built lazily.
-    default_scopes: RwLock<HashMap<String, Arc<SidecarScope>>>,
-    /// Scopes built from Sidecar objects, by scope key, built lazily.
+    /// Sidecar scopes by scope key (`default/<ns>` for namespace defaults, `sidecar/...` for
+    /// Sidecar objects), built lazily.
     sidecar_scopes: RwLock<HashMap<String, Arc<SidecarScope>>>,
     /// The registry the snapshot was taken from, for the few live reads generation makes
     /// (DNS cluster endpoints, management ports), as upstream reads `push.Env`.
@@ -196,7 +195,6 @@ impl PushContext {
             public_services,
             private_services,
             configs,
-            default_scopes: RwLock::new(HashMap::new()),
             sidecar_scopes: RwLock::new(HashMap::new()),
             service_discovery: Registry(env.service_discovery.clone()),
             errors,
@@ -239,21 +237,9 @@ impl PushContext {
 
     /// The default scope of `namespace`, shared by every proxy there without a Sidecar.
     pub fn default_sidecar_scope(&self, namespace: &str) -> Arc<SidecarScope> {
-        if let Some(s) = self
-            .default_scopes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(namespace)
-        {
-            return s.clone();
-        }
-        let scope = Arc::new(SidecarScope::default_for_namespace(self, namespace));
-        self.default_scopes
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(namespace.to_owned())
-            .or_insert(scope)
-            .clone()
+        self.cached_sidecar_scope(&format!("default/{namespace}"), || {
+            SidecarScope::default_for_namespace(self, namespace)
+        })
     }
 }
 
