@@ -837,8 +837,43 @@ async fn debug_endpoints() {
         v[0]["service-key"],
         "ratings.default.svc.cluster.local|grpc"
     );
-    let (st, _) = get("/debug/config_dump?proxyID=x").await;
-    assert_eq!(st, 501);
+    let (st, _) = get("/debug/config_dump").await;
+    assert_eq!(st, 400);
+    let (st, body) = get("/debug/config_dump?proxyID=app-10.9.9.9.default").await;
+    assert_eq!(st, 404, "{body}");
+    // The proxy's config as an Envoy v2alpha admin dump, rendered as jsonpb.
+    let (st, body) = get("/debug/config_dump?proxyID=app-10.8.0.1.default").await;
+    assert_eq!(st, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let configs = v["configs"].as_array().unwrap();
+    let types: Vec<&str> = configs
+        .iter()
+        .map(|c| c["@type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "type.googleapis.com/envoy.admin.v2alpha.BootstrapConfigDump",
+            "type.googleapis.com/envoy.admin.v2alpha.ClustersConfigDump",
+            "type.googleapis.com/envoy.admin.v2alpha.ListenersConfigDump",
+            "type.googleapis.com/envoy.admin.v2alpha.RoutesConfigDump",
+        ]
+    );
+    let clusters: Vec<&str> = configs[1]["dynamicActiveClusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cluster"]["name"].as_str().unwrap())
+        .collect();
+    assert!(clusters.contains(&REVIEWS), "{clusters:?}");
+    assert_eq!(
+        configs[2]["dynamicActiveListeners"][0]["listener"]["name"],
+        "0.0.0.0_7070"
+    );
+    assert_eq!(
+        configs[3]["dynamicRouteConfigs"][0]["routeConfig"]["name"],
+        "9080"
+    );
     let (st, _) = get("/ready").await;
     assert_eq!(st, 200);
     h.server.add_ready_check(|| false);
@@ -847,6 +882,41 @@ async fn debug_endpoints() {
     let (st, body) = get("/debug/push_status").await;
     assert_eq!(st, 200);
     assert!(body.contains("pilot_eds_no_instances"), "{body}");
+}
+
+/// With PILOT_DEBUG_ADSZ_CONFIG, /debug/adsz and /debug/cdsz show each connection's resources
+/// (v2 jsonpb); without it (the test above) they list connections only.
+#[tokio::test]
+async fn adsz_with_configs() {
+    use axum::body::Body;
+    use tower::ServiceExt;
+    let h = Harness::start_with(|f| f.debug_configs = true).await;
+    let mut c = h.connect(Api::V2, &sidecar("10.8.0.2", "default")).await;
+    c.initial_fetch().await;
+    for (path, key) in [("/debug/adsz", "clusters"), ("/debug/cdsz", "Clusters")] {
+        let resp = h
+            .server
+            .debug_router()
+            .oneshot(http::Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let names: Vec<&str> = v[0][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&REVIEWS), "{path}: {names:?}");
+        if key == "clusters" {
+            assert_eq!(v[0]["listeners"][0]["name"], "0.0.0.0_7070");
+            assert_eq!(v[0]["RDSRoutes"][0]["name"], "9080");
+        }
+    }
 }
 
 /// Sends raw bytes as the request message.

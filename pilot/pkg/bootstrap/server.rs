@@ -38,6 +38,9 @@ use super::{http, secure};
 /// endpoints).
 type EarlyEds = (String, String, String, Vec<IstioEndpoint>);
 
+/// Cluster id of the in-memory registry every pilot has.
+pub const DEBUG_REGISTRY: &str = "v2-debug";
+
 /// Readiness conditions of registries, checked by `/ready`.
 type SyncCheck = Box<dyn Fn() -> bool + Send + Sync>;
 
@@ -203,6 +206,8 @@ async fn kube_registry(
 pub struct Server {
     pub env: Arc<Environment>,
     pub discovery: Arc<DiscoveryServer>,
+    /// The `v2-debug` in-memory registry (upstream's `DiscoveryServer.MemRegistry`).
+    pub mem_registry: Arc<memory::MemoryRegistry>,
     pub listening: Listening,
     tasks: JoinSet<anyhow::Result<()>>,
     shutdown: CancellationToken,
@@ -346,6 +351,17 @@ impl Server {
             name: "ServiceEntries".into(),
             cluster_id: String::new(),
             discovery: se,
+        });
+        // As upstream, an in-memory registry (cluster `v2-debug`), empty unless a test or a
+        // load tool adds services through [`Server::mem_registry`].
+        let mem_registry = Arc::new(memory::MemoryRegistry::new(
+            DEBUG_REGISTRY,
+            Some(updater.clone() as Arc<dyn XdsUpdater>),
+        ));
+        registries.push(aggregate::Registry {
+            name: "memAdapter".into(),
+            cluster_id: DEBUG_REGISTRY.into(),
+            discovery: mem_registry.clone(),
         });
         let aggregate: Arc<dyn ServiceDiscovery> = Arc::new(Aggregate::new(registries));
 
@@ -536,6 +552,7 @@ impl Server {
         Ok(Server {
             env,
             discovery,
+            mem_registry,
             listening,
             tasks,
             shutdown,

@@ -16,6 +16,7 @@ pub mod cache;
 pub mod debounce;
 pub mod debug;
 pub mod discovery;
+pub mod dump;
 pub mod eds;
 pub mod grpc;
 pub mod monitoring;

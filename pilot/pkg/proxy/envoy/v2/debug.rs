@@ -2,10 +2,13 @@
 //! :15014: `/ready`, `/debug/{edsz,adsz,cdsz,syncz,registryz,endpointz,endpointShardz,
 //! configz,push_status,config_dump}` and `/v1/registration`.
 //!
-//! Envoy resources are shown as protobuf JSON where pilot builds them itself (EDS). Rendering
-//! generated clusters, listeners and routes as JSON needs the Envoy descriptors, which are not
-//! available yet: `/debug/config_dump` answers 501 and `adsz`/`cdsz` list connections without
-//! their resources (as upstream does unless PILOT_DEBUG_ADSZ_CONFIG is set).
+//! Envoy resources are rendered as upstream's jsonpb does, in their v2 form (the crate
+//! `envoy-v2-api` downgrades and renders them): `/debug/config_dump?proxyID=pod.ns` is the
+//! Envoy admin v2alpha `ConfigDump` of what a connected proxy is sent, and `adsz`/`cdsz` list
+//! each connection's listeners, routes and clusters when PILOT_DEBUG_ADSZ_CONFIG is set (as
+//! upstream; without it they list connections only). Upstream keeps the last resources sent on
+//! each connection for these; pilot here generates them again from the current push context,
+//! which gives what was last pushed unless a push for the proxy is still in flight.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -164,14 +167,33 @@ fn connection_summary(s: &DiscoveryServer, resources_key: Option<&str>) -> Strin
         m.insert("node".into(), json!(c.con_id));
         m.insert("addr".into(), json!(c.peer_addr));
         m.insert("connect".into(), json!(time_string(c.connect_time)));
+        // The resources themselves only with PILOT_DEBUG_ADSZ_CONFIG, as upstream.
+        let res = s.features.debug_configs.then(|| {
+            let routes = c.type_state(ResourceKind::Route).names.to_vec();
+            s.proxy_resources(&c.proxy(), Some(&routes))
+        });
+        let list = |r: Option<Result<Vec<Value>, String>>| match r {
+            None => json!([]),
+            Some(Ok(v)) => Value::Array(v),
+            Some(Err(e)) => json!([{ "error": e }]),
+        };
         match resources_key {
             Some(k) => {
-                m.insert(k.into(), json!([]));
+                m.insert(k.into(), list(res.as_ref().map(|r| r.clusters_json())));
             }
             None => {
-                m.insert("listeners".into(), json!([]));
-                m.insert("RDSRoutes".into(), json!([]));
-                m.insert("clusters".into(), json!([]));
+                m.insert(
+                    "listeners".into(),
+                    list(res.as_ref().map(|r| r.listeners_json())),
+                );
+                m.insert(
+                    "RDSRoutes".into(),
+                    list(res.as_ref().map(|r| r.routes_json())),
+                );
+                m.insert(
+                    "clusters".into(),
+                    list(res.as_ref().map(|r| r.clusters_json())),
+                );
             }
         }
         out.push(Value::Object(m));
@@ -539,17 +561,40 @@ async fn push_status(State(s): S) -> Response {
     json_response(StatusCode::OK, marshal_indent(&body, "", "    "))
 }
 
-async fn config_dump(Query(q): Params) -> Response {
-    if q.get("proxyID").is_none_or(|p| p.is_empty()) {
+async fn config_dump(State(s): S, Query(q): Params) -> Response {
+    let Some(proxy_id) = q.get("proxyID").filter(|p| !p.is_empty()) else {
         return (
             StatusCode::BAD_REQUEST,
             "You must provide a proxyID in the query string",
         )
             .into_response();
+    };
+    // The most recent connection of the proxy (connection ids sort by their counter suffix
+    // only within equal lengths, so compare the counter).
+    let con = s
+        .connections()
+        .into_iter()
+        .filter(|c| c.proxy().id == *proxy_id)
+        .max_by_key(|c| connection_counter(&c.con_id));
+    let Some(con) = con else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Proxy not connected to this Pilot instance",
+        )
+            .into_response();
+    };
+    let routes = con.type_state(ResourceKind::Route).names.to_vec();
+    let resources = s.proxy_resources(&con.proxy(), Some(&routes));
+    match resources.config_dump(&s.push_context().version) {
+        Ok(json) => json_response(StatusCode::OK, marshal_indent(&json, "", "    ")),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }
-    (
-        StatusCode::NOT_IMPLEMENTED,
-        "config_dump is not available yet: rendering Envoy resources as JSON needs the Envoy descriptors\n",
-    )
-        .into_response()
+}
+
+fn connection_counter(con_id: &str) -> u64 {
+    con_id
+        .rsplit('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
