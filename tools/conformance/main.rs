@@ -4,11 +4,13 @@
 //! `../shared/conformance/istio-1.4.10` relative to the repository root). Each suite prints one
 //! line per case and a total; the process fails if any case fails.
 //!
-//! Usage: `conformance [SUITE...]` with suites `validation`, `roundtrip` and `envoy-v2-goldens`
+//! Usage: `conformance [SUITE...]` with suites `validation`, `roundtrip`, `envoy-v2-goldens`
+//! and `pilot-xds`
 //! (default: all).
 #![forbid(unsafe_code)]
 
 mod envoy_v2_goldens;
+mod pilot_xds;
 mod roundtrip;
 mod validation;
 
@@ -72,6 +74,7 @@ const SUITES: &[(&str, Suite)] = &[
     ("validation", validation::run),
     ("roundtrip", roundtrip::run),
     ("envoy-v2-goldens", envoy_v2_goldens::run),
+    ("pilot-xds", pilot_xds::run),
 ];
 
 fn main() -> ExitCode {
