@@ -22,6 +22,7 @@ struct Pilot {
     grpc: String,
     http: String,
     monitoring: String,
+    ctrlz: String,
 }
 
 impl Drop for Pilot {
@@ -48,6 +49,10 @@ fn start(config_dir: &std::path::Path) -> Pilot {
             "127.0.0.1:0",
             "--monitoringAddr",
             "127.0.0.1:0",
+            "--ctrlz_port",
+            "0",
+            "--ctrlz_address",
+            "127.0.0.1",
         ])
         .arg("--configDir")
         .arg(config_dir)
@@ -62,7 +67,8 @@ fn start(config_dir: &std::path::Path) -> Pilot {
     // Read the log on a thread (and keep draining it so the child never blocks on the pipe).
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("pilot-discovery serving:") {
+            if line.contains("pilot-discovery serving:") || line.contains("ControlZ available at ")
+            {
                 let _ = tx.send(line);
             }
         }
@@ -70,6 +76,14 @@ fn start(config_dir: &std::path::Path) -> Pilot {
     let serving = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("pilot-discovery did not report its addresses within 30s");
+    let ctrlz_line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("pilot-discovery did not report ControlZ's address");
+    let ctrlz = ctrlz_line
+        .rsplit("ControlZ available at ")
+        .next()
+        .map(|a| a.split_whitespace().next().unwrap_or("").to_string())
+        .expect("ControlZ address");
     let addr = |key: &str| {
         let start = serving.find(&format!("{key}=Some(")).expect(key) + key.len() + 6;
         let end = serving[start..].find(')').expect(")") + start;
@@ -80,15 +94,26 @@ fn start(config_dir: &std::path::Path) -> Pilot {
         grpc: addr("grpc"),
         http: addr("http"),
         monitoring: addr("monitoring"),
+        ctrlz,
     }
 }
 
 async fn get(addr: &str, path: &str) -> (u16, String) {
+    request(addr, "GET", path, "").await
+}
+
+async fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
-        .await
-        .expect("write");
+    s.write_all(
+        format!(
+            "{method} {path} HTTP/1.0\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
     let mut out = String::new();
     s.read_to_string(&mut out).await.expect("read");
     let status = out
@@ -122,6 +147,24 @@ async fn serves_file_config_pushes_changes_and_stops_on_sigterm() {
         version.starts_with(istio_pkg::version::info().version.as_str()),
         "{version}"
     );
+
+    // ControlZ: scopes listed and changed at run time, metrics as families.
+    let (status, scopes) = get(&pilot.ctrlz, "/scopej/ads").await;
+    assert_eq!(status, 200, "{scopes}");
+    assert!(scopes.contains(r#""output_level":"info""#), "{scopes}");
+    let (status, _) = request(
+        &pilot.ctrlz,
+        "PUT",
+        "/scopej/ads",
+        r#"{"output_level":"debug","stack_trace_level":"none"}"#,
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (_, scopes) = get(&pilot.ctrlz, "/scopej/ads").await;
+    assert!(scopes.contains(r#""output_level":"debug""#), "{scopes}");
+    let (status, metrics) = get(&pilot.ctrlz, "/metricj/").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains(r#""name":"pilot_xds""#), "{metrics}");
 
     // A v2 sidecar gets the ServiceEntry's cluster with the v2 type URL.
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", pilot.grpc))

@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         eprintln!("hyperistio: only discovery flags are accepted");
         return ExitCode::from(2);
     };
-    let _log = match istio_pkg::log::configure(&cli.log, SCOPES) {
+    let log_handle = match istio_pkg::log::configure(&cli.log, SCOPES) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("hyperistio: {e}");
@@ -77,13 +77,23 @@ fn main() -> ExitCode {
         let shutdown = CancellationToken::new();
         let config_dir = args.config_dir.clone();
         let server = Server::start(*args, cli.keepalive, shutdown.clone()).await?;
+        let ctrlz = istio_pkg::ctrlz::run(
+            &cli.ctrlz,
+            Some(log_handle.clone()),
+            Some(server.metrics.clone()),
+            shutdown.clone(),
+        )
+        .await
+        .map_err(|e| eprintln!("hyperistio: ControlZ not available: {e}"))
+        .ok();
         let l = &server.listening;
         let show = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or("off".into());
         println!(
-            "hyperistio: local mesh from {config_dir}\n  ADS (xDS v2 + v3): {}\n  HTTP debug:        {} (try /debug/registryz, /debug/configz, /debug/adsz)\n  monitoring:        {} (/metrics, /version)\n  load test:         cargo run --release -p pilot-load -- run --addr 127.0.0.1:{} -n 100\nCtrl-C or SIGTERM stops it.",
+            "hyperistio: local mesh from {config_dir}\n  ADS (xDS v2 + v3): {}\n  HTTP debug:        {} (try /debug/registryz, /debug/configz, /debug/adsz)\n  monitoring:        {} (/metrics, /version)\n  ControlZ:          {} (/scopez/, /scopej/<scope> to change log levels)\n  load test:         cargo run --release -p pilot-load -- run --addr 127.0.0.1:{} -n 100\nCtrl-C or SIGTERM stops it.",
             show(l.grpc),
             show(l.http),
             show(l.monitoring),
+            show(ctrlz.as_ref().map(|c| c.address())),
             l.grpc.map(|a| a.port()).unwrap_or(15010),
         );
         let stop = shutdown.clone();
@@ -100,7 +110,11 @@ fn main() -> ExitCode {
                 stop.cancel();
             }
         });
-        server.wait().await
+        let result = server.wait().await;
+        if let Some(c) = ctrlz {
+            c.stopped().await;
+        }
+        result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

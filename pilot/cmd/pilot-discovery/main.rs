@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use istio_pilot::bootstrap::cli::{self, Command, SCOPES};
 use istio_pilot::bootstrap::server::Server;
 use istio_pilot::request;
-use istio_pkg::{log, version};
+use istio_pkg::{ctrlz, log, version};
 use tokio_util::sync::CancellationToken;
 
 /// Upstream exits with `os.Exit(-1)`.
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Discovery(args) => {
-            let _log = match log::configure(&cli.log, SCOPES) {
+            let log_handle = match log::configure(&cli.log, SCOPES) {
                 Ok(h) => h,
                 Err(e) => return fail(&e.to_string()),
             };
@@ -64,13 +64,36 @@ fn main() -> ExitCode {
                 let server = Server::start(*args, cli.keepalive, shutdown.clone())
                     .await
                     .map_err(|e| anyhow::anyhow!("failed to create discovery service: {e:#}"))?;
+                // As upstream, pilot carries on without ControlZ if it cannot listen.
+                let metrics = server.metrics.clone();
+                let ctrlz = match ctrlz::run(
+                    &cli.ctrlz,
+                    Some(log_handle.clone()),
+                    Some(metrics),
+                    shutdown.clone(),
+                )
+                .await
+                {
+                    Ok(c) => {
+                        tracing::info!("ControlZ available at {}", c.address());
+                        Some(c)
+                    }
+                    Err(e) => {
+                        tracing::error!("Unable to initialize ControlZ: {e}");
+                        None
+                    }
+                };
                 let stop = shutdown.clone();
                 tokio::spawn(async move {
                     wait_for_signal().await;
                     tracing::info!("received termination signal; shutting down");
                     stop.cancel();
                 });
-                server.wait().await
+                let result = server.wait().await;
+                if let Some(c) = ctrlz {
+                    c.stopped().await;
+                }
+                result
             });
             match result {
                 Ok(()) => ExitCode::SUCCESS,

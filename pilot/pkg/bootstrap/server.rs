@@ -208,6 +208,8 @@ pub struct Server {
     pub discovery: Arc<DiscoveryServer>,
     /// The `v2-debug` in-memory registry (upstream's `DiscoveryServer.MemRegistry`).
     pub mem_registry: Arc<memory::MemoryRegistry>,
+    /// The process's metrics as Prometheus text (`/metrics`, ControlZ).
+    pub metrics: http::MetricsFn,
     pub listening: Listening,
     tasks: JoinSet<anyhow::Result<()>>,
     shutdown: CancellationToken,
@@ -446,7 +448,7 @@ impl Server {
         };
         let mux = discovery
             .debug_router()
-            .merge(http::monitoring_routes(metrics));
+            .merge(http::monitoring_routes(metrics.clone()));
         for (flag, addr, slot) in [
             ("--httpAddr", &args.http_addr, &mut listening.http),
             (
@@ -553,6 +555,7 @@ impl Server {
             env,
             discovery,
             mem_registry,
+            metrics,
             listening,
             tasks,
             shutdown,
