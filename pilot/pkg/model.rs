@@ -11,7 +11,7 @@ pub use config::{ConfigHandler, ConfigStore, ConfigStoreCache, Event, StoreError
 pub use context::{InterceptionMode, IstioVersion, NodeMetadata, NodeType, Proxy};
 pub use push_context::{Environment, PushContext, PushRequest, XdsUpdater};
 pub use service::{
-    IstioEndpoint, Port, PortList, Resolution, Service, ServiceAttributes, ServiceDiscovery,
+    IstioEndpoint, Port, PortList, Probe, Resolution, Service, ServiceAttributes, ServiceDiscovery,
     ServiceInstance, Visibility,
 };
 pub use sidecar::{EgressListener, SidecarScope};

@@ -6,7 +6,9 @@ mod networking_common;
 use envoy_types::pb::envoy::config::cluster::v3::cluster;
 use envoy_types::pb::envoy::config::core::v3::{address, config_source, socket_address};
 use envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint;
-use envoy_types::pb::envoy::config::route::v3::{route, route_action};
+use envoy_types::pb::envoy::config::route::v3::{header_matcher, route, route_action};
+use envoy_types::pb::envoy::extensions::filters::http::health_check::v3::HealthCheck;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_filter;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::RouteSpecifier;
 use prost::Message;
 use serde_json::json;
@@ -15,7 +17,7 @@ use istio_api::istio::mesh::v1alpha1::mesh_config::{
     outbound_traffic_policy::Mode, OutboundTrafficPolicy,
 };
 use istio_pilot::features::Features;
-use istio_pilot::model::{PortList, Resolution};
+use istio_pilot::model::{PortList, Probe, Resolution};
 use istio_pilot::networking::core::{ConfigGenerator, ConfigGeneratorImpl, ResourceKind};
 use istio_pkg::config::mesh::default_mesh_config;
 
@@ -441,6 +443,81 @@ fn lds_outbound_tcp_tls_and_sniffed() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The health plugin: pass-through health check filters on the inbound HTTP chain for the
+/// probes targeting its endpoint port or every port, none for other ports or TCP chains.
+#[test]
+fn lds_health_check_filters_for_probes() {
+    use istio_pilot::networking::plugin::health::{HealthPlugin, HEALTH_CHECK};
+    let mut reg = registry();
+    let probe = |port: Option<u32>, path: &str| Probe {
+        port: port.map(|p| networking_common::port(&format!("mgmt-{p}"), p, "HTTP")),
+        path: path.into(),
+    };
+    reg.probes.insert(
+        PROXY_IP.into(),
+        vec![
+            probe(Some(18080), "/ready"),
+            probe(Some(18080), "/ready"),
+            probe(Some(9999), "/other"),
+            probe(None, "/metrics"),
+        ],
+    );
+    let env = default_env(reg);
+    let push = networking_common::push(&env);
+    let proxy = sidecar(&env, PROXY_IP, "default", json!({}));
+    let g = gen().with_plugin(std::sync::Arc::new(HealthPlugin));
+    let ls = g.build_listeners(&proxy, &push);
+    let inb = listener(&ls, "10.1.1.1_18080");
+    let h = hcm(&inb.filter_chains[0].filters[0]);
+    let names: Vec<&str> = h.http_filters.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            HEALTH_CHECK,
+            HEALTH_CHECK,
+            "envoy.cors",
+            "envoy.fault",
+            "envoy.router"
+        ]
+    );
+    let paths: Vec<String> = h.http_filters[..2]
+        .iter()
+        .map(|f| {
+            let any = match &f.config_type {
+                Some(http_filter::ConfigType::TypedConfig(a)) => a,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(
+                any.type_url,
+                "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck"
+            );
+            let hc = HealthCheck::decode(any.value.as_slice()).unwrap();
+            assert!(hc.pass_through_mode.unwrap().value);
+            #[allow(deprecated)]
+            match &hc.headers[0].header_match_specifier {
+                Some(header_matcher::HeaderMatchSpecifier::ExactMatch(p)) => {
+                    assert_eq!(hc.headers[0].name, ":path");
+                    p.clone()
+                }
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(paths, ["/ready", "/metrics"]);
+    // A v2 proxy receives it as the v2 health check config.
+    let v2 = envoy_v2_api::downgrade(prost_types::Any {
+        type_url: "type.googleapis.com/envoy.config.listener.v3.Listener".into(),
+        value: inb.encode_to_vec(),
+    })
+    .unwrap();
+    assert!(String::from_utf8_lossy(&v2.value)
+        .contains("type.googleapis.com/envoy.config.filter.http.health_check.v2.HealthCheck"));
+    // Without the plugin, no health check filter.
+    let ls = gen().build_listeners(&proxy, &push);
+    let h = hcm(&listener(&ls, "10.1.1.1_18080").filter_chains[0].filters[0]);
+    assert!(h.http_filters.iter().all(|f| f.name != HEALTH_CHECK));
 }
 
 #[test]

@@ -25,6 +25,7 @@ use crate::model::{
     XdsUpdater,
 };
 use crate::networking::core::v1alpha3::ConfigGeneratorImpl;
+use crate::networking::plugin::health::HealthPlugin;
 use crate::proxy::envoy::v2::discovery::DiscoveryServer;
 use crate::serviceregistry::aggregate::{self, Aggregate};
 use crate::serviceregistry::external::ServiceEntryStore;
@@ -375,7 +376,11 @@ impl Server {
             networks,
             args.domain.clone(),
         ));
-        let generator = Arc::new(ConfigGeneratorImpl::new(features.clone()));
+        // Upstream's default plugins, in its order (authn, authz, health, mixer); those ported
+        // so far.
+        let generator = Arc::new(
+            ConfigGeneratorImpl::new(features.clone()).with_plugin(Arc::new(HealthPlugin)),
+        );
         let mut registry = Registry::default();
         let discovery =
             DiscoveryServer::new(env.clone(), generator, features.clone(), &mut registry);

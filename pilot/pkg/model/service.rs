@@ -255,6 +255,19 @@ pub trait ServiceDiscovery: Send + Sync {
     fn management_ports(&self, _addr: &str) -> PortList {
         PortList::default()
     }
+
+    /// The HTTP health probes of the workload at `addr` (upstream `WorkloadHealthCheckInfo`);
+    /// empty by default.
+    fn workload_health_check_info(&self, _addr: &str) -> Vec<Probe> {
+        Vec::new()
+    }
+}
+
+/// An HTTP health probe of a workload: its port (`None`: every port) and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub port: Option<Port>,
+    pub path: String,
 }
 
 impl fmt::Display for Service {

@@ -14,6 +14,8 @@ use crate::features::Features;
 use crate::model::{Port, Proxy, PushContext, Service, ServiceInstance};
 use istio_pkg::config::protocol::Instance as Protocol;
 
+pub mod health;
+
 use super::util;
 
 /// What kind of filter chain a listener (or one of its chains) carries.

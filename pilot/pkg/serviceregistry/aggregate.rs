@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 
 use istio_pkg::config::labels;
 
-use crate::model::{PortList, Proxy, Service, ServiceDiscovery, ServiceInstance};
+use crate::model::{PortList, Probe, Proxy, Service, ServiceDiscovery, ServiceInstance};
 
 /// One registry of the aggregate.
 #[derive(Clone)]
@@ -187,6 +187,14 @@ impl ServiceDiscovery for Aggregate {
         self.registries()
             .iter()
             .map(|r| r.discovery.management_ports(addr))
+            .find(|p| !p.is_empty())
+            .unwrap_or_default()
+    }
+
+    fn workload_health_check_info(&self, addr: &str) -> Vec<Probe> {
+        self.registries()
+            .iter()
+            .map(|r| r.discovery.workload_health_check_info(addr))
             .find(|p| !p.is_empty())
             .unwrap_or_default()
     }

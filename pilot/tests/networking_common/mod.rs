@@ -15,8 +15,9 @@ use istio_api::istio::mesh::v1alpha1::MeshConfig;
 use istio_pilot::features::Features;
 use istio_pilot::model::service::registry;
 use istio_pilot::model::{
-    ConfigStore, Environment, IstioEndpoint, NodeMetadata, Port, PortList, Proxy, PushContext,
-    Resolution, Service, ServiceAttributes, ServiceDiscovery, ServiceInstance, StoreError,
+    ConfigStore, Environment, IstioEndpoint, NodeMetadata, Port, PortList, Probe, Proxy,
+    PushContext, Resolution, Service, ServiceAttributes, ServiceDiscovery, ServiceInstance,
+    StoreError,
 };
 use istio_pkg::config::labels;
 use istio_pkg::config::mesh::{default_mesh_config, empty_mesh_networks};
@@ -31,6 +32,8 @@ pub struct Registry {
     /// (hostname, service port) -> instances.
     pub instances: HashMap<(String, u32), Vec<ServiceInstance>>,
     pub mgmt: HashMap<String, PortList>,
+    /// Workload IP -> HTTP health probes.
+    pub probes: HashMap<String, Vec<Probe>>,
 }
 
 impl Registry {
@@ -107,6 +110,9 @@ impl ServiceDiscovery for Registry {
 
     fn management_ports(&self, addr: &str) -> PortList {
         self.mgmt.get(addr).cloned().unwrap_or_default()
+    }
+    fn workload_health_check_info(&self, addr: &str) -> Vec<Probe> {
+        self.probes.get(addr).cloned().unwrap_or_default()
     }
 }
 

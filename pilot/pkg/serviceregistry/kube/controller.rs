@@ -915,33 +915,37 @@ fn cidr_contains(net: IpAddr, len: u8, ip: IpAddr) -> bool {
     }
 }
 
+/// The port of a probe (upstream `ConvertProbePort`): an HTTP or TCP probe's port named
+/// `mgmt-<port>`, a named port resolved through the container's ports. `None` for other
+/// probes, or a name the container does not declare.
+fn probe_port(c: &Container, probe: &Probe) -> Option<Port> {
+    let (port, protocol) = if let Some(h) = &probe.http_get {
+        (&h.port, Protocol::Http)
+    } else if let Some(t) = &probe.tcp_socket {
+        (&t.port, Protocol::Tcp)
+    } else {
+        return None;
+    };
+    let num = match port {
+        IntOrString::Int(n) => u32::try_from(*n).ok()?,
+        IntOrString::String(name) => c
+            .ports
+            .iter()
+            .flatten()
+            .find(|p| p.name.as_deref() == Some(name))
+            .and_then(|p| u32::try_from(p.container_port).ok())?,
+    };
+    Some(Port {
+        name: format!("mgmt-{num}"),
+        port: num,
+        protocol,
+    })
+}
+
 /// Management ports of a pod: the ports of its liveness and readiness probes, named
 /// `mgmt-<port>`, deduplicated and sorted (upstream `ConvertProbesToPorts`).
 fn probe_ports(pod: &Pod) -> PortList {
     let mut set: BTreeMap<u32, Port> = BTreeMap::new();
-    let probe_port = |c: &Container, probe: &Probe| -> Option<Port> {
-        let (port, protocol) = if let Some(h) = &probe.http_get {
-            (&h.port, Protocol::Http)
-        } else if let Some(t) = &probe.tcp_socket {
-            (&t.port, Protocol::Tcp)
-        } else {
-            return None;
-        };
-        let num = match port {
-            IntOrString::Int(n) => u32::try_from(*n).ok()?,
-            IntOrString::String(name) => c
-                .ports
-                .iter()
-                .flatten()
-                .find(|p| p.name.as_deref() == Some(name))
-                .and_then(|p| u32::try_from(p.container_port).ok())?,
-        };
-        Some(Port {
-            name: format!("mgmt-{num}"),
-            port: num,
-            protocol,
-        })
-    };
     for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
         for probe in [&c.liveness_probe, &c.readiness_probe]
             .into_iter()
@@ -953,6 +957,58 @@ fn probe_ports(pod: &Pod) -> PortList {
         }
     }
     PortList(set.into_values().collect())
+}
+
+/// Pod annotations that ask Prometheus to scrape it.
+const PROMETHEUS_SCRAPE: &str = "prometheus.io/scrape";
+const PROMETHEUS_PORT: &str = "prometheus.io/port";
+const PROMETHEUS_PATH: &str = "prometheus.io/path";
+
+/// The HTTP probes of a pod (upstream `WorkloadHealthCheckInfo`): each container's readiness
+/// then liveness HTTP probe (a port that cannot be resolved means every port, as upstream's
+/// nil port), then the Prometheus scrape path when `prometheus.io/scrape` is "true" (port from
+/// `prometheus.io/port`, any port without it; path from `prometheus.io/path`, else /metrics).
+fn health_probes(pod: &Pod) -> Vec<crate::model::Probe> {
+    let mut out = Vec::new();
+    for c in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+        for probe in [&c.readiness_probe, &c.liveness_probe]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(h) = &probe.http_get {
+                out.push(crate::model::Probe {
+                    port: probe_port(c, probe),
+                    path: h.path.clone().unwrap_or_default(),
+                });
+            }
+        }
+    }
+    let ann = pod.metadata.annotations.as_ref();
+    let get = |k: &str| ann.and_then(|a| a.get(k)).map(String::as_str);
+    if get(PROMETHEUS_SCRAPE) == Some("true") {
+        let port = get(PROMETHEUS_PORT).and_then(|p| match p.parse::<u32>() {
+            Ok(n) => Some(Port {
+                name: String::new(),
+                port: n,
+                protocol: Protocol::Unsupported,
+            }),
+            Err(e) => {
+                tracing::warn!(
+                    "pod {}: bad {PROMETHEUS_PORT} {p:?}: {e}",
+                    pod.metadata.name.as_deref().unwrap_or("")
+                );
+                None
+            }
+        });
+        out.push(crate::model::Probe {
+            port,
+            path: get(PROMETHEUS_PATH)
+                .filter(|p| !p.is_empty())
+                .unwrap_or("/metrics")
+                .to_string(),
+        });
+    }
+    out
 }
 
 /// A watched object. (Moved once per watch event; boxing would only add an allocation.)
@@ -1127,6 +1183,13 @@ impl ServiceDiscovery for Controller {
             .map(probe_ports)
             .unwrap_or_default()
     }
+
+    fn workload_health_check_info(&self, addr: &str) -> Vec<crate::model::Probe> {
+        let st = self.read();
+        self.pod_by_ip(&st, addr)
+            .map(health_probes)
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -1166,6 +1229,68 @@ mod tests {
             "status": {"podIP": ip, "phase": phase}
         }))
         .unwrap()
+    }
+
+    /// Upstream's TestWorkloadHealthCheckInfo and TestWorkloadHealthCheckInfoPrometheusScrape.
+    #[test]
+    fn health_probes_from_pod_spec_and_prometheus_annotations() {
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "pod1", "namespace": "nsa1"},
+            "spec": {"containers": [{"name": "c", "ports": [{"name": "admin", "containerPort": 9901}],
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
+                "livenessProbe": {"httpGet": {"path": "/live", "port": 9090}}},
+                {"name": "d",
+                "livenessProbe": {"httpGet": {"path": "/admin", "port": "admin"}},
+                "readinessProbe": {"tcpSocket": {"port": 7000}}}]},
+            "status": {"podIP": "128.0.0.1"}
+        }))
+        .unwrap();
+        type Got = (Option<(String, u32, Protocol)>, String);
+        let got: Vec<Got> = health_probes(&p)
+            .into_iter()
+            .map(|pr| (pr.port.map(|p| (p.name, p.port, p.protocol)), pr.path))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    Some(("mgmt-8080".into(), 8080, Protocol::Http)),
+                    "/ready".into()
+                ),
+                (
+                    Some(("mgmt-9090".into(), 9090, Protocol::Http)),
+                    "/live".into()
+                ),
+                // A port name the container does not declare: no port (every port), as
+                // upstream's nil port on a conversion error.
+                (None, "/admin".into()),
+            ]
+        );
+
+        let scraped = |ann: serde_json::Value| -> Vec<crate::model::Probe> {
+            let p: Pod = serde_json::from_value(json!({
+                "metadata": {"name": "pod1", "namespace": "nsA", "annotations": ann},
+                "spec": {"containers": [{"name": "c"}]}
+            }))
+            .unwrap();
+            health_probes(&p)
+        };
+        let one = scraped(json!({"prometheus.io/scrape": "true"}));
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].path, "/metrics");
+        assert!(one[0].port.is_none());
+        let custom = scraped(
+            json!({"prometheus.io/scrape": "true", "prometheus.io/port": "9102",
+                                     "prometheus.io/path": "/stats"}),
+        );
+        assert_eq!(custom[0].port.as_ref().map(|p| p.port), Some(9102));
+        assert_eq!(custom[0].path, "/stats");
+        assert!(scraped(json!({"prometheus.io/scrape": "false"})).is_empty());
+        assert!(
+            scraped(json!({"prometheus.io/scrape": "true", "prometheus.io/port": "x"}))[0]
+                .port
+                .is_none()
+        );
     }
 
     fn endpoints(name: &str, ips: &[&str]) -> Endpoints {
@@ -1246,6 +1371,10 @@ mod tests {
             ["spiffe://cluster.local/ns/ns/sa/sa"]
         );
         assert_eq!(c.management_ports("10.0.0.1").0[0].name, "mgmt-15020");
+        let probes = c.workload_health_check_info("10.0.0.1");
+        assert_eq!(probes.len(), 1);
+        assert_eq!(probes[0].port.as_ref().map(|p| p.port), Some(15020));
+        assert!(c.workload_health_check_info("10.9.9.9").is_empty());
 
         // Same subsets again: nothing sent.
         let before = up.calls().len();
