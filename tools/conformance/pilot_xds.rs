@@ -15,7 +15,8 @@
 //! goldens were last regenerated in January 2019 (Istio 1.1 development) and went stale as 1.4
 //! evolved. This suite checks:
 //!
-//! - upstream 1.4.10's assertions: five HTTP listeners, some TCP listeners;
+//! - upstream 1.4.10's assertions: five HTTP listeners, some TCP listeners; and, for TestEds's
+//!   first client in the same env, the TCP, Unix-socket and weighted-ServiceEntry endpoints;
 //! - every golden compared structurally with what we generate (order ignored where Envoy
 //!   ignores it): each difference must be one of [`KNOWN_STALE`], the changes between the
 //!   goldens' pilot and 1.4.10, each tied to the 1.4.10 code that makes it. Any other
@@ -32,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use istio_pilot::bootstrap::cli::{self, Command};
 use istio_pilot::bootstrap::server::Server;
-use istio_pilot::model::service::UNSPECIFIED_IP;
+use istio_pilot::model::service::{AddressFamily, UNSPECIFIED_IP};
 use istio_pilot::model::{
     IstioEndpoint, NodeMetadata, Port, PortList, Resolution, Service, ServiceAttributes,
 };
@@ -44,6 +45,8 @@ use crate::Tally;
 
 const TESTDATA: &str = "pilot/pkg/proxy/envoy/v2/testdata";
 const NODE_ID: &str = "sidecar~10.11.0.1~test-1.none~none.svc.cluster.local";
+const EDS_CLIENT: &str = "sidecar~10.10.10.10~test-1.default~default.svc.cluster.local";
+const UDS_PATH: &str = "/var/run/test/socket";
 
 /// Repeated fields whose order Envoy does not depend on, or that pilot builds from maps.
 const UNORDERED: &[&str] = &[
@@ -227,8 +230,9 @@ fn strip_mixer(v: &mut serde_json::Value) {
 
 pub fn run(dir: &Path) -> anyhow::Result<Tally> {
     let mut tally = Tally::new("pilot-xds");
-    let resources = generate(dir)?;
-    let files = sort_as_adsc(&resources)?;
+    let generated = generate(dir)?;
+    eds_checks(&mut tally, &generated.eds_client);
+    let files = sort_as_adsc(&generated.none)?;
 
     let http = files.get("none_lds_http.json").map_or(0, BTreeMap::len);
     let tcp = files.get("none_lds_tcp.json").map_or(0, BTreeMap::len);
@@ -305,6 +309,82 @@ pub fn run(dir: &Path) -> anyhow::Result<Tally> {
     Ok(tally)
 }
 
+/// Upstream TestEds's checks on its first client (10.10.10.10): TCPEndpoints, UDSEndpoints
+/// and WeightedServiceEntry.
+fn eds_checks(tally: &mut Tally, r: &ProxyResources) {
+    use envoy_types::pb::envoy::config::core::v3::address;
+    use envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint::HostIdentifier;
+    let cla = |name: &str| r.endpoints.iter().find(|c| c.cluster_name == name);
+    let addr_of = |e: &envoy_types::pb::envoy::config::endpoint::v3::LbEndpoint| -> String {
+        match &e.host_identifier {
+            Some(HostIdentifier::Endpoint(ep)) => {
+                match ep.address.as_ref().and_then(|a| a.address.as_ref()) {
+                    Some(address::Address::SocketAddress(sa)) => sa.address.clone(),
+                    Some(address::Address::Pipe(p)) => format!("pipe:{}", p.path),
+                    _ => String::new(),
+                }
+            }
+            _ => String::new(),
+        }
+    };
+
+    let tcp = "outbound|8080||eds.test.svc.cluster.local";
+    let found: Vec<String> = cla(tcp)
+        .iter()
+        .flat_map(|c| &c.endpoints)
+        .flat_map(|l| &l.lb_endpoints)
+        .map(addr_of)
+        .collect();
+    tally.case(
+        found == ["127.0.0.1"],
+        "TestEds/TCPEndpoints: outbound|8080||eds.test.svc.cluster.local has 127.0.0.1",
+        &format!("{found:?}"),
+    );
+
+    let uds = "outbound|0||localuds.cluster.local";
+    let found: Vec<String> = cla(uds)
+        .iter()
+        .flat_map(|c| &c.endpoints)
+        .take(1)
+        .flat_map(|l| &l.lb_endpoints)
+        .map(addr_of)
+        .collect();
+    tally.case(
+        found == [format!("pipe:{UDS_PATH}")],
+        "TestEds/UDSEndpoints: the UDS cluster is in CDS and its one endpoint is the socket",
+        &format!("{found:?}"),
+    );
+
+    let weighted = "outbound|80||weighted.static.svc.cluster.local";
+    let mut got = BTreeMap::new();
+    for l in cla(weighted).iter().flat_map(|c| &c.endpoints) {
+        let region = l
+            .locality
+            .as_ref()
+            .map(|l| l.region.clone())
+            .unwrap_or_default();
+        got.insert(region, l.load_balancing_weight.map_or(0, |w| w.value));
+        for e in &l.lb_endpoints {
+            got.insert(addr_of(e), e.load_balancing_weight.map_or(0, |w| w.value));
+        }
+    }
+    let want: BTreeMap<String, u32> = [
+        ("a", 9),
+        ("b", 3),
+        ("3.3.3.3", 1),
+        ("2.2.2.2", 8),
+        ("1.1.1.1", 3),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    tally.case(
+        got == want,
+        "TestEds/WeightedServiceEntry: locality and endpoint weights",
+        &format!("{got:?}"),
+    );
+}
+
 /// Each golden file and its message type.
 const FILES: &[(&str, &str)] = &[
     ("none_cds.json", "envoy.api.v2.Cluster"),
@@ -316,7 +396,14 @@ const FILES: &[(&str, &str)] = &[
 ];
 
 /// Starts pilot as upstream's test does and generates the none proxy's resources.
-fn generate(dir: &Path) -> anyhow::Result<ProxyResources> {
+/// What the checks read: the none proxy's resources and those of TestEds's client.
+struct Generated {
+    none: ProxyResources,
+    /// `adsConnectAndWait(0x0a0a0a0a)`: 10.10.10.10 in `default`, default ADS client metadata.
+    eds_client: ProxyResources,
+}
+
+fn generate(dir: &Path) -> anyhow::Result<Generated> {
     let config_dir = dir.join("tests/testdata/config");
     let argv = [
         "pilot-discovery",
@@ -368,10 +455,21 @@ fn generate(dir: &Path) -> anyhow::Result<ProxyResources> {
         // 15002), so generate with those names.
         let plain = server.discovery.proxy_resources(&proxy, Some(&[]));
         let names = adsc_route_names(&plain.listeners);
-        let res = server.discovery.proxy_resources(&proxy, Some(&names));
+        let none = server.discovery.proxy_resources(&proxy, Some(&names));
+
+        // Upstream's ADS client sends only ISTIO_VERSION 65536.65536.65536 without metadata.
+        let mut meta = serde_json::Map::new();
+        meta.insert("ISTIO_VERSION".into(), "65536.65536.65536".into());
+        let meta = NodeMetadata::from_json(serde_json::Value::Object(meta))
+            .map_err(|e| anyhow!("node metadata: {e}"))?;
+        let proxy = server
+            .discovery
+            .proxy_from_node(EDS_CLIENT, meta)
+            .map_err(|e| anyhow!("node {EDS_CLIENT}: {e}"))?;
+        let eds_client = server.discovery.proxy_resources(&proxy, None);
         shutdown.cancel();
         let _ = server.wait().await;
-        Ok(res)
+        Ok(Generated { none, eds_client })
     })
 }
 
@@ -504,8 +602,25 @@ fn add_test_services(server: &Server) {
     }
     let mut e = endpoint("127.0.0.1", 80, "http-main", "");
     e.service_account = "hello-sa".into();
+    e.uid = "uid1".into();
     e.labels.0.insert("version".into(), "v1".into());
     mem.set_endpoints("eds.test.svc.cluster.local", vec![e]);
+
+    // TestEds's addUdsEndpoint: a mesh-external gRPC service on port 0 behind a Unix socket.
+    let uds = "localuds.cluster.local";
+    let mut svc = service(
+        uds,
+        UNSPECIFIED_IP,
+        vec![port("grpc", 0, Protocol::Grpc)],
+        "",
+        "",
+    );
+    svc.mesh_external = true;
+    mem.add_service(svc);
+    let mut e = endpoint(UDS_PATH, 0, "grpc", "localhost");
+    e.family = AddressFamily::Unix;
+    e.labels.0.insert("socket".into(), "unix".into());
+    mem.set_endpoints(uds, vec![e]);
 }
 
 /// The name of a listener's deciding filter: the first of its last filter chain, skipping
