@@ -25,6 +25,7 @@ use crate::model::{
     XdsUpdater,
 };
 use crate::networking::core::v1alpha3::ConfigGeneratorImpl;
+use crate::networking::plugin::mixer::MixerPlugin;
 use crate::proxy::envoy::v2::discovery::DiscoveryServer;
 use crate::serviceregistry::aggregate::{self, Aggregate};
 use crate::serviceregistry::external::ServiceEntryStore;
@@ -373,7 +374,15 @@ impl Server {
             networks,
             args.domain.clone(),
         ));
-        let generator = Arc::new(ConfigGeneratorImpl::new(features.clone()));
+        // The networking plugins named by --plugins, in that order (upstream's registry knows
+        // authn, authz, health and mixer; only mixer exists here, the others are skipped).
+        let mut generator = ConfigGeneratorImpl::new(features.clone());
+        for name in &args.plugins {
+            if name == "mixer" {
+                generator = generator.with_plugin(Arc::new(MixerPlugin::new()));
+            }
+        }
+        let generator = Arc::new(generator);
         let mut registry = Registry::default();
         let discovery =
             DiscoveryServer::new(env.clone(), generator, features.clone(), &mut registry);
