@@ -13,7 +13,7 @@
 //!
 //! Both client configs carry the transport: the check and report clusters
 //! (`outbound|<port>||<host>` of the two servers), the network fail policy (mesh
-//! `policyCheckFailOpen`, overridden by the `POLICY_CHECK*` node metadata) and the report
+//! `policyCheckFailOpen`, overridden by the `policy.istio.io/check*` node metadata) and the report
 //! batching limits. Without either server the plugin adds nothing, except for the telemetry
 //! session affinity of outbound clusters, which upstream applies whenever
 //! `sidecarToTelemetrySessionAffinity` is set.
@@ -59,14 +59,14 @@ pub const MIXER: &str = "mixer";
 /// Key of the service config used when a route names none.
 const DEFAULT_CONFIG: &str = "default";
 
-/// `POLICY_CHECK` node metadata values: checks on, failing closed.
+/// `policy.istio.io/check` node metadata values: checks on, failing closed.
 const POLICY_CHECK_ENABLE: &str = "enable";
 /// Checks off (and fail open).
 const POLICY_CHECK_DISABLE: &str = "disable";
 /// Checks on, failing open.
 const POLICY_CHECK_ENABLE_ALLOW: &str = "allow-on-error";
 
-/// Policy check retries unless `POLICY_CHECK_RETRIES` says otherwise.
+/// Policy check retries unless `policy.istio.io/checkRetries` says otherwise.
 const DEFAULT_RETRIES: u32 = 0;
 
 /// 80ms: the first wait between policy check retries.
@@ -243,7 +243,7 @@ fn disable_client_policy_checks(mesh: &MeshConfig, node: &Proxy) -> bool {
 }
 
 /// Whether policy checks are off for calls on `side`: the mesh settings, overridden by the
-/// proxy's `POLICY_CHECK` metadata.
+/// proxy's `policy.istio.io/check` metadata.
 fn disable_policy_checks(side: Side, mesh: &MeshConfig, node: &Proxy) -> bool {
     let by_mesh = match side {
         Side::Inbound => mesh.disable_policy_checks,
