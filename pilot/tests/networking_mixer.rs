@@ -34,14 +34,14 @@ const PROXY_IP: &str = "10.1.1.1";
 
 fn registry() -> Registry {
     let mut r = Registry::default();
-    let foo = r.add(kube_service(
+    let web = r.add(kube_service(
         "foo",
         "default",
         "10.0.0.10",
         vec![port("http", 8080, "HTTP"), port("tcp", 9000, "TCP")],
     ));
-    r.endpoint(&foo, 8080, PROXY_IP, 18080);
-    r.endpoint(&foo, 9000, PROXY_IP, 19000);
+    r.endpoint(&web, 8080, PROXY_IP, 18080);
+    r.endpoint(&web, 9000, PROXY_IP, 19000);
     r.add(kube_service(
         "db",
         "default",

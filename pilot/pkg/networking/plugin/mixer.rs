@@ -339,7 +339,7 @@ fn valid_duration(d: Option<&pbjson_types::Duration>) -> Option<pbjson_types::Du
         && (-999_999_999..=999_999_999).contains(&d.nanos)
         && !((d.seconds > 0 && d.nanos < 0) || (d.seconds < 0 && d.nanos > 0));
     if in_range {
-        Some(d.clone())
+        Some(*d)
     } else {
         tracing::warn!("invalid reportBatchMaxTime {d:?}; not sent");
         None
