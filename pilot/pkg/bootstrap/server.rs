@@ -26,6 +26,7 @@ use crate::model::{
 };
 use crate::networking::core::v1alpha3::ConfigGeneratorImpl;
 use crate::networking::plugin::health::HealthPlugin;
+use crate::networking::plugin::mixer::MixerPlugin;
 use crate::proxy::envoy::v2::discovery::DiscoveryServer;
 use crate::serviceregistry::aggregate::{self, Aggregate};
 use crate::serviceregistry::external::ServiceEntryStore;
@@ -376,11 +377,21 @@ impl Server {
             networks,
             args.domain.clone(),
         ));
-        // Upstream's default plugins, in its order (authn, authz, health, mixer); those ported
-        // so far.
-        let generator = Arc::new(
-            ConfigGeneratorImpl::new(features.clone()).with_plugin(Arc::new(HealthPlugin)),
-        );
+        // The networking plugins named by --plugins, in that order (upstream's registry knows
+        // authn, authz, health and mixer; authn and authz are not ported yet and are skipped,
+        // with a warning).
+        let mut generator = ConfigGeneratorImpl::new(features.clone());
+        for name in &args.plugins {
+            match name.as_str() {
+                "health" => generator = generator.with_plugin(Arc::new(HealthPlugin)),
+                "mixer" => generator = generator.with_plugin(Arc::new(MixerPlugin::new())),
+                "authn" | "authz" => {
+                    warn!("--plugins: the {name} plugin is not available yet; skipped")
+                }
+                other => warn!("--plugins: unknown plugin {other:?}; skipped"),
+            }
+        }
+        let generator = Arc::new(generator);
         let mut registry = Registry::default();
         let discovery =
             DiscoveryServer::new(env.clone(), generator, features.clone(), &mut registry);

@@ -88,3 +88,113 @@ pub trait ConfigStoreCache: ConfigStore {
     /// Whether the initial state has been loaded (all watches listed once).
     fn has_synced(&self) -> bool;
 }
+
+/// The hostname an `IstioService` reference names (upstream `ResolveHostname`): `service` if
+/// set, else `name` qualified by its (or the referring config's) namespace and domain.
+pub fn resolve_hostname(
+    meta: &istio_pkg::config::model::ConfigMeta,
+    svc: &istio_api::istio::mixer::v1::config::client::IstioService,
+) -> String {
+    if !svc.service.is_empty() {
+        return svc.service.clone();
+    }
+    let mut out = svc.name.clone();
+    if !svc.namespace.is_empty() {
+        out = format!("{out}.{}", svc.namespace);
+    } else if !meta.namespace.is_empty() {
+        out = format!("{out}.{}", meta.namespace);
+    }
+    if !svc.domain.is_empty() {
+        out = format!("{out}.{}", svc.domain);
+    } else if !meta.domain.is_empty() {
+        out = format!("{out}.svc.{}", meta.domain);
+    }
+    out
+}
+
+/// Wildcard service references of Mixer client bindings: `*` matches every host, `*.<ns>.*`
+/// every host containing `.<ns>.`; nothing else is a pattern (upstream
+/// `matchWildcardService`).
+fn match_wildcard_service(destination_host: &str, svc: &str) -> bool {
+    if svc.is_empty() || !svc.contains('*') {
+        return false;
+    }
+    if svc == "*" {
+        return true;
+    }
+    if svc.len() >= 2 && svc.starts_with('*') && svc.ends_with('*') {
+        return destination_host.contains(&svc[1..svc.len() - 1]);
+    }
+    tracing::warn!("wildcard pattern '{svc}' is not allowed; only '*' or '*.<ns>.*' is");
+    false
+}
+
+/// Whether a binding's service reference selects `destination_host` (upstream
+/// `MatchesDestHost`).
+pub fn matches_dest_host(
+    destination_host: &str,
+    meta: &istio_pkg::config::model::ConfigMeta,
+    svc: &istio_api::istio::mixer::v1::config::client::IstioService,
+) -> bool {
+    if match_wildcard_service(destination_host, &svc.service) {
+        return true;
+    }
+    let hostname = resolve_hostname(meta, svc);
+    if destination_host == hostname {
+        return true;
+    }
+    if let Some((short, _)) = hostname.split_once('.') {
+        if destination_host.starts_with(short) {
+            tracing::warn!(
+                "quota excluded: service {destination_host} matches binding short name {short} \
+                 but not its FQDN {hostname}"
+            );
+        }
+    }
+    false
+}
+
+/// The QuotaSpecs bound to the service `hostname` by QuotaSpecBindings (upstream
+/// `QuotaSpecByDestination` followed by `SortQuotaSpec`): each binding with a service
+/// reference matching the host contributes its spec references (namespace defaulting to the
+/// binding's); the referenced specs that exist are returned in key order.
+pub fn quota_specs_for_destination(
+    bindings: &[Arc<Config>],
+    specs: &[Arc<Config>],
+    hostname: &str,
+) -> Vec<Arc<Config>> {
+    use istio_pkg::config::model::Spec;
+    let mut refs = std::collections::BTreeSet::new();
+    for binding in bindings {
+        let Spec::QuotaSpecBinding(b) = &binding.spec else {
+            continue;
+        };
+        if b.services
+            .iter()
+            .any(|s| matches_dest_host(hostname, &binding.meta, s))
+        {
+            for r in &b.quota_specs {
+                let ns = if r.namespace.is_empty() {
+                    binding.meta.namespace.as_str()
+                } else {
+                    r.namespace.as_str()
+                };
+                refs.insert((r.name.clone(), ns.to_owned()));
+            }
+        }
+    }
+    let mut out: Vec<Arc<Config>> = Vec::new();
+    for spec in specs {
+        if !matches!(spec.spec, Spec::QuotaSpec(_)) {
+            continue;
+        }
+        if refs.remove(&(spec.meta.name.clone(), spec.meta.namespace.clone())) {
+            out.push(spec.clone());
+        }
+    }
+    if !refs.is_empty() {
+        tracing::warn!("some matched QuotaSpecs were not found: {refs:?}");
+    }
+    out.sort_by_key(|c| c.meta.key());
+    out
+}

@@ -1,8 +1,10 @@
 //! Hook points through which features (authn, mixer, health checks, ...) add filters to the
 //! generated config (upstream `pilot/pkg/networking/plugin/plugin.go`).
 //!
-//! The generator calls every registered [`Plugin`] at the same points upstream does. No plugin
-//! is registered yet; each hook defaults to doing nothing.
+//! The generator calls every registered [`Plugin`] at the same points upstream does; each hook
+//! defaults to doing nothing. Plugins: [`mixer`] (Mixer's policy and telemetry filters).
+
+pub mod mixer;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::listener::v3::{Filter, FilterChainMatch, Listener};
@@ -11,7 +13,7 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
 
 use crate::features::Features;
-use crate::model::{Port, Proxy, PushContext, Service, ServiceInstance};
+use crate::model::{Port, Proxy, PushContext, Service, ServiceInstance, SidecarScope};
 use istio_pkg::config::protocol::Instance as Protocol;
 
 pub mod health;
@@ -76,6 +78,8 @@ pub struct InputParams<'a> {
     pub features: &'a Features,
     pub node: &'a Proxy,
     pub push: &'a PushContext,
+    /// The proxy's sidecar scope (upstream `Node.SidecarScope`).
+    pub scope: &'a SidecarScope,
     pub service_instance: Option<&'a ServiceInstance>,
     pub service: Option<&'a Service>,
     pub port: Option<&'a Port>,
@@ -118,6 +122,12 @@ pub trait Plugin: Send + Sync {
     fn on_inbound_filter_chains(&self, _in: &InputParams<'_>) -> Vec<FilterChain> {
         Vec::new()
     }
+    /// Not an upstream hook: outbound listeners are built once per sidecar scope and proxy
+    /// shape (see `core::v1alpha3`), calling [`Plugin::on_outbound_listener`] for whichever
+    /// proxy came first, and copied for every other proxy. A plugin whose outbound filters
+    /// hold values of that one proxy (its id, its version) puts the values of `in.node` into
+    /// each proxy's copy here.
+    fn localize_outbound_listener(&self, _in: &InputParams<'_>, _l: &mut Listener) {}
 }
 
 #[cfg(test)]

@@ -47,6 +47,38 @@ pub mod filter_names {
     pub const PREVIOUS_HOSTS_PREDICATE: &str = "envoy.retry_host_predicates.previous_hosts";
 }
 
+/// The pseudo service of the fallthrough filter chains and the capture listener's catch-all:
+/// [`PASSTHROUGH_CLUSTER`] with ALLOW_ANY, else [`BLACK_HOLE_CLUSTER`] (upstream
+/// `FallThroughFilterChainPassthroughService` / `...BlackHoleService`): host and name are the
+/// cluster name, nothing else is set.
+pub fn fall_through_service(allow_any: bool) -> &'static crate::model::Service {
+    fn pseudo(name: &str) -> crate::model::Service {
+        crate::model::Service {
+            hostname: name.to_owned(),
+            address: String::new(),
+            cluster_vips: Default::default(),
+            ports: Default::default(),
+            service_accounts: Vec::new(),
+            creation_time: 0,
+            resolution: Default::default(),
+            mesh_external: false,
+            attributes: crate::model::ServiceAttributes {
+                name: name.to_owned(),
+                ..Default::default()
+            },
+        }
+    }
+    static PASSTHROUGH: std::sync::LazyLock<crate::model::Service> =
+        std::sync::LazyLock::new(|| pseudo(PASSTHROUGH_CLUSTER));
+    static BLACK_HOLE: std::sync::LazyLock<crate::model::Service> =
+        std::sync::LazyLock::new(|| pseudo(BLACK_HOLE_CLUSTER));
+    if allow_any {
+        &PASSTHROUGH
+    } else {
+        &BLACK_HOLE
+    }
+}
+
 /// Direction of a cluster name (upstream `TrafficDirection`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrafficDirection {

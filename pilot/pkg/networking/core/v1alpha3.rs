@@ -180,7 +180,19 @@ fn outbound_listener_shape(ctx: &Ctx<'_>) -> u64 {
     ctx.proxy.cluster_id.hash(&mut h);
     ctx.proxy.metadata.http10.hash(&mut h);
     ctx.proxy.metadata.idle_timeout.hash(&mut h);
+    policy_check_metadata(ctx.proxy).hash(&mut h);
     h.finish()
+}
+
+/// The node metadata of policy checks (Mixer filters and route configs depend on it).
+fn policy_check_metadata(proxy: &Proxy) -> [&str; 4] {
+    let m = &proxy.metadata;
+    [
+        &m.policy_check,
+        &m.policy_check_retries,
+        &m.policy_check_base_retry_wait_time,
+        &m.policy_check_max_retry_wait_time,
+    ]
 }
 
 /// Hash of the proxy properties the outbound route configs depend on.
@@ -190,6 +202,7 @@ fn route_shape(ctx: &Ctx<'_>) -> u64 {
     version_bits(ctx.proxy).hash(&mut h);
     ctx.proxy.dns_domain.hash(&mut h);
     ctx.proxy.cluster_id.hash(&mut h);
+    ctx.proxy.metadata.policy_check.hash(&mut h);
     h.finish()
 }
 
@@ -213,7 +226,7 @@ impl ConfigGenerator for ConfigGeneratorImpl {
         let ctx = self.ctx(proxy, push);
         let mut inbound = listener::build_sidecar_inbound_listeners(&ctx);
         let templates = self.outbound_listener_templates(&ctx);
-        let outbound = listener::instantiate_outbound(&templates, proxy);
+        let outbound = listener::instantiate_outbound(&ctx, &templates);
         let existing: Vec<&Listener> = inbound.iter().chain(outbound.iter()).collect();
         let mgmt = listener::build_management_listeners(&ctx, &existing);
         inbound.extend(mgmt);
@@ -294,6 +307,11 @@ impl ConfigGenerator for ConfigGeneratorImpl {
                 mgmt_ports(&mut h);
             }
             ResourceKind::Listener => {
+                // Mixer filters name the proxy and its version.
+                proxy.id.hash(&mut h);
+                proxy.istio_version.hash(&mut h);
+                proxy.metadata.mesh_id.hash(&mut h);
+                policy_check_metadata(proxy).hash(&mut h);
                 proxy.interception_mode().hash(&mut h);
                 proxy.ip_addresses.hash(&mut h);
                 proxy.cluster_id.hash(&mut h);
@@ -305,6 +323,7 @@ impl ConfigGenerator for ConfigGeneratorImpl {
             ResourceKind::Route => {
                 proxy.dns_domain.hash(&mut h);
                 proxy.cluster_id.hash(&mut h);
+                proxy.metadata.policy_check.hash(&mut h);
             }
             ResourceKind::Endpoint => {
                 proxy.cluster_id.hash(&mut h);

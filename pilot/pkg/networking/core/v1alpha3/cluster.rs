@@ -30,7 +30,8 @@ use istio_pkg::config::labels;
 use istio_pkg::config::protocol::Instance as Protocol;
 
 use crate::model::service::registry;
-use crate::model::{Port, Resolution, Service};
+use crate::model::{Port, Resolution, Service, ServiceInstance};
+use crate::networking::plugin::{InputParams, ListenerProtocol};
 use crate::networking::util::{self, TrafficDirection};
 
 use super::wire::HTTP2_MAX_CONCURRENT_STREAMS;
@@ -77,6 +78,21 @@ pub(crate) fn build_outbound_clusters(ctx: &Ctx<'_>) -> Vec<Cluster> {
             }
             set_upstream_protocol(ctx, &mut c, port, TrafficDirection::Outbound);
             update_eds(ctx, &mut c);
+            let input = InputParams {
+                listener_protocol: ListenerProtocol::Unknown,
+                features: ctx.features,
+                node: ctx.proxy,
+                push: ctx.push,
+                scope: &ctx.scope,
+                service_instance: None,
+                service: Some(svc),
+                port: Some(port),
+                bind: "",
+                inbound_cluster_name: "",
+            };
+            for p in ctx.plugins.iter() {
+                p.on_outbound_cluster(&input, &mut c);
+            }
             out.push(c);
         }
     }
@@ -129,6 +145,7 @@ pub(crate) fn build_inbound_clusters(ctx: &Ctx<'_>) -> Vec<Cluster> {
                     ctx,
                     &inst.service.hostname,
                     Some(&inst.service),
+                    Some(inst),
                     &inst.service_port,
                     localhost,
                     inst.endpoint.endpoint_port,
@@ -187,6 +204,7 @@ pub(crate) fn build_inbound_clusters(ctx: &Ctx<'_>) -> Vec<Cluster> {
                 ctx,
                 hostname,
                 svc,
+                instance,
                 &listen_port,
                 bind,
                 endpoint_port,
@@ -201,6 +219,7 @@ fn build_inbound_cluster(
     ctx: &Ctx<'_>,
     hostname: &str,
     svc: Option<&std::sync::Arc<Service>>,
+    instance: Option<&ServiceInstance>,
     service_port: &Port,
     bind: &str,
     endpoint_port: u32,
@@ -229,6 +248,21 @@ fn build_inbound_cluster(
         }
     }
     set_upstream_protocol(ctx, &mut c, service_port, TrafficDirection::Inbound);
+    let input = InputParams {
+        listener_protocol: ListenerProtocol::Unknown,
+        features: ctx.features,
+        node: ctx.proxy,
+        push: ctx.push,
+        scope: &ctx.scope,
+        service_instance: instance,
+        service: svc.map(|s| s.as_ref()),
+        port: Some(service_port),
+        bind,
+        inbound_cluster_name: "",
+    };
+    for p in ctx.plugins.iter() {
+        p.on_inbound_cluster(&input, &mut c);
+    }
     c
 }
 

@@ -16,8 +16,10 @@ use envoy_types::pb::envoy::config::route::v3::{
 use envoy_types::pb::google::protobuf::{BoolValue, Duration, UInt32Value};
 
 use crate::model::service::{registry, UNSPECIFIED_IP};
-use crate::model::{Port, Resolution, Service};
+use crate::model::{Port, Resolution, Service, ServiceInstance};
+use crate::networking::plugin::{InputParams, ListenerProtocol};
 use crate::networking::util::{self, filter_names, TrafficDirection};
+use istio_pkg::config::protocol::Instance as Protocol;
 
 use super::listener::RDS_HTTP_PROXY;
 use super::Ctx;
@@ -94,15 +96,19 @@ fn prefix_match(p: &str) -> RouteMatch {
     }
 }
 
-/// The inline route config of an inbound HTTP listener: every request to `cluster`.
+/// The inline route config of an inbound HTTP listener: every request to `cluster`, then the
+/// plugins' additions (upstream `buildSidecarInboundHTTPRouteConfig`). `service` is the
+/// instance's service or the stand-in of a Sidecar ingress listener or passthrough chain.
 pub(crate) fn build_sidecar_inbound_route_config(
     ctx: &Ctx<'_>,
-    hostname: &str,
-    port: u32,
+    service: &Service,
+    instance: Option<&ServiceInstance>,
+    service_port: &Port,
     cluster: &str,
 ) -> RouteConfiguration {
-    let operation = format!("{hostname}:{port}/*");
-    RouteConfiguration {
+    let port = service_port.port;
+    let operation = format!("{}:{port}/*", service.hostname);
+    let mut rc = RouteConfiguration {
         name: cluster.to_owned(),
         virtual_hosts: vec![VirtualHost {
             name: format!("{}|http|{port}", TrafficDirection::Inbound),
@@ -112,7 +118,23 @@ pub(crate) fn build_sidecar_inbound_route_config(
         }],
         validate_clusters: Some(BoolValue { value: false }),
         ..Default::default()
+    };
+    let input = InputParams {
+        listener_protocol: ListenerProtocol::Http,
+        features: ctx.features,
+        node: ctx.proxy,
+        push: ctx.push,
+        scope: &ctx.scope,
+        service_instance: instance,
+        service: Some(service),
+        port: Some(service_port),
+        bind: "",
+        inbound_cluster_name: "",
+    };
+    for p in ctx.plugins.iter() {
+        p.on_inbound_route_configuration(&input, &mut rc);
     }
+    rc
 }
 
 /// An empty route config, sent for names that match nothing.
@@ -196,12 +218,33 @@ pub(crate) fn build_sidecar_outbound_route_config(
             }
         });
     }
-    Some(RouteConfiguration {
+    let mut rc = RouteConfiguration {
         name: route_name.to_owned(),
         virtual_hosts: vhosts,
         validate_clusters: Some(BoolValue { value: false }),
         ..Default::default()
-    })
+    };
+    let port = Port {
+        name: String::new(),
+        port: listener_port,
+        protocol: Protocol::Http,
+    };
+    let input = InputParams {
+        listener_protocol: ListenerProtocol::Http,
+        features: ctx.features,
+        node: ctx.proxy,
+        push: ctx.push,
+        scope: &ctx.scope,
+        service_instance: None,
+        service: None,
+        port: Some(&port),
+        bind: "",
+        inbound_cluster_name: "",
+    };
+    for p in ctx.plugins.iter() {
+        p.on_outbound_route_configuration(&input, &mut rc);
+    }
+    Some(rc)
 }
 
 /// Virtual hosts of the services of the egress listener serving the route (upstream

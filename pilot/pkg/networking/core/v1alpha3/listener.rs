@@ -404,6 +404,8 @@ fn plugin_chains_for(opts: &ListenerOpts) -> Vec<plugin::FilterChain> {
 pub(crate) struct InboundTarget<'a> {
     /// Hostname in the inbound cluster name (service, or `name.namespace` of the Sidecar).
     pub hostname: &'a str,
+    /// The instance's service, or the Sidecar's stand-in ([`sidecar_ingress_service`]).
+    pub service: &'a Service,
     pub instance: Option<&'a ServiceInstance>,
     pub service_port: Port,
     pub bind: String,
@@ -420,6 +422,33 @@ pub(crate) fn find_instance_for_ingress(proxy: &Proxy, port: u32) -> Option<&Ser
         .find(|i| i.endpoint.endpoint_port == port)
 }
 
+/// The service an ingress listener of a Sidecar stands for when no instance of the workload
+/// has its port (upstream builds the same stand-in): host `name.namespace` of the Sidecar,
+/// its name and namespace as attributes.
+pub(crate) fn sidecar_ingress_service(ctx: &Ctx<'_>) -> Service {
+    let (name, namespace) = ctx
+        .scope
+        .config
+        .as_ref()
+        .map(|c| (c.meta.name.clone(), c.meta.namespace.clone()))
+        .unwrap_or_default();
+    Service {
+        hostname: ctx.scope.sidecar_id().unwrap_or_default(),
+        address: String::new(),
+        cluster_vips: Default::default(),
+        ports: Default::default(),
+        service_accounts: Vec::new(),
+        creation_time: 0,
+        resolution: Resolution::default(),
+        mesh_external: false,
+        attributes: crate::model::ServiceAttributes {
+            name,
+            namespace,
+            ..Default::default()
+        },
+    }
+}
+
 /// Inbound listeners from the service instances or the Sidecar's ingress listeners.
 pub(crate) fn build_sidecar_inbound_listeners(ctx: &Ctx<'_>) -> Vec<Listener> {
     let none_mode = ctx.proxy.interception_mode() == InterceptionMode::None;
@@ -432,6 +461,7 @@ pub(crate) fn build_sidecar_inbound_listeners(ctx: &Ctx<'_>) -> Vec<Listener> {
         for inst in &ctx.proxy.service_instances {
             let target = InboundTarget {
                 hostname: &inst.service.hostname,
+                service: &inst.service,
                 instance: Some(inst),
                 service_port: inst.service_port.clone(),
                 bind: inst.endpoint.address.clone(),
@@ -443,7 +473,7 @@ pub(crate) fn build_sidecar_inbound_listeners(ctx: &Ctx<'_>) -> Vec<Listener> {
             }
         }
     } else {
-        let scope_id = ctx.scope.sidecar_id().unwrap_or_default();
+        let stand_in = sidecar_ingress_service(ctx);
         for ingress in &ctx.scope.ingress_listeners {
             let Some(p) = &ingress.port else {
                 continue;
@@ -455,10 +485,10 @@ pub(crate) fn build_sidecar_inbound_listeners(ctx: &Ctx<'_>) -> Vec<Listener> {
                 ingress.bind.clone()
             };
             let instance = find_instance_for_ingress(ctx.proxy, p.number);
+            let service = instance.map(|i| i.service.as_ref()).unwrap_or(&stand_in);
             let target = InboundTarget {
-                hostname: instance
-                    .map(|i| i.service.hostname.as_str())
-                    .unwrap_or(scope_id.as_str()),
+                hostname: &service.hostname,
+                service,
                 instance,
                 service_port: Port {
                     name: p.name.clone(),
@@ -482,14 +512,16 @@ pub(crate) fn build_sidecar_inbound_listeners(ctx: &Ctx<'_>) -> Vec<Listener> {
 pub(crate) fn inbound_http_opts(
     ctx: &Ctx<'_>,
     cluster_name: &str,
-    hostname: &str,
+    service: &Service,
+    instance: Option<&ServiceInstance>,
     service_port: &Port,
 ) -> HttpOpts {
     HttpOpts {
         route_config: Some(httproute::build_sidecar_inbound_route_config(
             ctx,
-            hostname,
-            service_port.port,
+            service,
+            instance,
+            service_port,
             cluster_name,
         )),
         inbound: true,
@@ -524,6 +556,7 @@ fn build_inbound_listener(
         features: ctx.features,
         node: ctx.proxy,
         push: ctx.push,
+        scope: &ctx.scope,
         service_instance: target.instance,
         service: target.instance.map(|i| i.service.as_ref()),
         port: Some(&target.service_port),
@@ -562,7 +595,8 @@ fn build_inbound_listener(
                 Some(inbound_http_opts(
                     ctx,
                     &cluster_name,
-                    target.hostname,
+                    target.service,
+                    target.instance,
                     &target.service_port,
                 )),
                 Vec::new(),
@@ -585,7 +619,8 @@ fn build_inbound_listener(
                         Some(inbound_http_opts(
                             ctx,
                             &cluster_name,
-                            target.hostname,
+                            target.service,
+                            target.instance,
                             &target.service_port,
                         )),
                         Vec::new(),
@@ -1159,6 +1194,7 @@ impl<'c, 'a> OutboundBuilder<'c, 'a> {
                 features: ctx.features,
                 node: ctx.proxy,
                 push: ctx.push,
+                scope: &ctx.scope,
                 service_instance: None,
                 service: Some(params.service),
                 port: Some(&params.port),
@@ -1335,9 +1371,23 @@ pub(crate) fn pod_ip_cidrs(proxy: &Proxy) -> Vec<CidrRange> {
 }
 
 /// Instantiates shared outbound listeners for one proxy: drops the listener of the proxy's
-/// own headless endpoint and puts its IPs into the pod IP blackhole chains.
-pub(crate) fn instantiate_outbound(templates: &[OutboundTemplate], proxy: &Proxy) -> Vec<Listener> {
+/// own headless endpoint, puts its IPs into the pod IP blackhole chains, and lets the plugins
+/// put the proxy's own values into their filters ([`plugin::Plugin::localize_outbound_listener`]).
+pub(crate) fn instantiate_outbound(ctx: &Ctx<'_>, templates: &[OutboundTemplate]) -> Vec<Listener> {
+    let proxy = ctx.proxy;
     let cidrs = pod_ip_cidrs(proxy);
+    let input = InputParams {
+        listener_protocol: ListenerProtocol::Unknown,
+        features: ctx.features,
+        node: proxy,
+        push: ctx.push,
+        scope: &ctx.scope,
+        service_instance: None,
+        service: None,
+        port: None,
+        bind: "",
+        inbound_cluster_name: "",
+    };
     templates
         .iter()
         .filter(|t| t.headless_endpoint.as_deref() != Some(proxy.ip()))
@@ -1351,6 +1401,9 @@ pub(crate) fn instantiate_outbound(templates: &[OutboundTemplate], proxy: &Proxy
                         m.prefix_ranges = cidrs.clone();
                     }
                 }
+            }
+            for p in ctx.plugins.iter() {
+                p.localize_outbound_listener(&input, &mut l);
             }
             l
         })

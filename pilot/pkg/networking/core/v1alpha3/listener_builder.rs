@@ -13,7 +13,7 @@ use envoy_types::pb::envoy::config::core::v3::address;
 use envoy_types::pb::envoy::config::listener::v3::{FilterChain, FilterChainMatch, Listener};
 use envoy_types::pb::google::protobuf::{value, BoolValue, Duration, Value};
 
-use crate::model::{InterceptionMode, Port};
+use crate::model::{InterceptionMode, Port, Service};
 use crate::networking::plugin::{self, InputParams, ListenerProtocol, MutableObjects};
 use crate::networking::util::{self, filter_names};
 use istio_pkg::config::protocol::Instance as Protocol;
@@ -69,7 +69,8 @@ pub(crate) fn build_virtual_outbound_listener(ctx: &Ctx<'_>) -> Listener {
         filter_chains: chains,
         ..Default::default()
     };
-    // Plugins may add network filters before the final catch-all filter.
+    // Plugins may add network filters before the final catch-all filter, which stands for the
+    // PassthroughCluster or BlackHoleCluster pseudo service.
     let port = Port {
         name: String::new(),
         port: u32::try_from(ctx.push.mesh.proxy_listen_port).unwrap_or(0),
@@ -80,8 +81,9 @@ pub(crate) fn build_virtual_outbound_listener(ctx: &Ctx<'_>) -> Listener {
         features: ctx.features,
         node: ctx.proxy,
         push: ctx.push,
+        scope: &ctx.scope,
         service_instance: None,
-        service: None,
+        service: Some(util::fall_through_service(ctx.scope.allow_any_outbound)),
         port: Some(&port),
         bind: "",
         inbound_cluster_name: "",
@@ -249,6 +251,7 @@ fn passthrough_input<'a>(
         features: ctx.features,
         node: ctx.proxy,
         push: ctx.push,
+        scope: &ctx.scope,
         service_instance: None,
         service: None,
         port,
@@ -271,6 +274,18 @@ fn http_passthrough_chains(ctx: &Ctx<'_>) -> Vec<FilterChain> {
         port: 0,
         protocol: Protocol::Unsupported,
     };
+    // Upstream's placeholder instance has an empty service.
+    let no_service = Service {
+        hostname: String::new(),
+        address: String::new(),
+        cluster_vips: Default::default(),
+        ports: Default::default(),
+        service_accounts: Vec::new(),
+        creation_time: 0,
+        resolution: Default::default(),
+        mesh_external: false,
+        attributes: Default::default(),
+    };
     passthrough_families(ctx)
         .into_iter()
         .map(|(cluster, cidr)| {
@@ -289,7 +304,8 @@ fn http_passthrough_chains(ctx: &Ctx<'_>) -> Vec<FilterChain> {
                     p.on_inbound_passthrough(&input, &mut m);
                 }
             }
-            let mut http: HttpOpts = l::inbound_http_opts(ctx, cluster, "", &empty_port);
+            let mut http: HttpOpts =
+                l::inbound_http_opts(ctx, cluster, &no_service, None, &empty_port);
             http.stat_prefix = cluster.to_owned();
             let plugin_http = plugin_chains
                 .first()

@@ -8,7 +8,9 @@
 //! - `HttpConnectionManager.tracing.operation_name` (7.1): EGRESS on outbound listeners;
 //! - `HttpConnectionManager.idle_timeout` (11): from the `IDLE_TIMEOUT` node metadata.
 
-use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    HttpConnectionManager, HttpFilter,
+};
 use envoy_types::pb::google::protobuf::Duration;
 use prost::Message;
 
@@ -16,6 +18,8 @@ use prost::Message;
 pub const HCM_TRACING: u32 = 7;
 /// `HttpConnectionManager.idle_timeout` in v2.
 pub const HCM_IDLE_TIMEOUT: u32 = 11;
+/// `HttpConnectionManager.http_filters` (both versions).
+pub const HCM_HTTP_FILTERS: u32 = 5;
 
 /// Envoy's default of 100 concurrent streams is too low for the data path; Istio raises it
 /// (upstream clusters' `http2_protocol_options`).
@@ -47,6 +51,60 @@ pub fn encode_hcm(hcm: &HttpConnectionManager, extras: &HcmExtras) -> Vec<u8> {
         prost::encoding::message::encode(HCM_IDLE_TIMEOUT, d, &mut buf);
     }
     buf
+}
+
+/// An encoded message that does not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MalformedMessage;
+
+impl std::fmt::Display for MalformedMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("malformed protobuf message")
+    }
+}
+
+impl std::error::Error for MalformedMessage {}
+
+impl From<prost::DecodeError> for MalformedMessage {
+    fn from(_: prost::DecodeError) -> Self {
+        MalformedMessage
+    }
+}
+
+/// Rewrites the HTTP filters of an encoded HTTP connection manager in place: `f` may change
+/// each filter and says whether it did. Every other byte (the v2-only fields included) is
+/// kept as it is. Returns the new encoding, or `None` when no filter changed.
+pub fn rewrite_http_filters(
+    hcm: &[u8],
+    mut f: impl FnMut(&mut HttpFilter) -> bool,
+) -> Result<Option<Vec<u8>>, MalformedMessage> {
+    use prost::encoding::{decode_key, decode_varint, skip_field, DecodeContext, WireType};
+    let mut out = Vec::with_capacity(hcm.len() + 64);
+    let mut changed = false;
+    let mut rest = hcm;
+    while !rest.is_empty() {
+        let field = rest;
+        let (tag, wire_type) = decode_key(&mut rest)?;
+        if tag == HCM_HTTP_FILTERS && wire_type == WireType::LengthDelimited {
+            let len = usize::try_from(decode_varint(&mut rest)?).map_err(|_| MalformedMessage)?;
+            if len > rest.len() {
+                return Err(MalformedMessage);
+            }
+            let (msg, tail) = rest.split_at(len);
+            let mut filter = HttpFilter::decode(msg)?;
+            if f(&mut filter) {
+                changed = true;
+                prost::encoding::message::encode(tag, &filter, &mut out);
+            } else {
+                out.extend_from_slice(&field[..field.len() - tail.len()]);
+            }
+            rest = tail;
+        } else {
+            skip_field(wire_type, tag, &mut rest, DecodeContext::default())?;
+            out.extend_from_slice(&field[..field.len() - rest.len()]);
+        }
+    }
+    Ok(changed.then_some(out))
 }
 
 #[cfg(test)]
