@@ -638,3 +638,6 @@ pub fn saves() -> [Command; 2] {
         Command::new(Program::Ip6tablesSave, &[]),
     ]
 }
+
+#[cfg(test)]
+mod tests;
