@@ -60,7 +60,7 @@ pub enum Args {
     Run {
         dry_run: bool,
     },
-    /// `-h`, `-help`: print the usage (exit 2 as Go's flag package does).
+    /// `-h`, `-help`: print the usage (exit 2, as the flag package of Go 1.13/1.14 that built 1.4 does).
     Help,
     /// A bad flag: the message, then the usage (exit 2).
     Bad(String),
@@ -87,7 +87,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Args {
                     Some(b) => dry_run = b,
                     None => {
                         return Args::Bad(format!(
-                            "invalid boolean value {v:?} for -dryRun: parse error"
+                            "invalid boolean value {v:?} for -dryRun: strconv.ParseBool: parsing {v:?}: invalid syntax"
                         ))
                     }
                 },
@@ -132,7 +132,7 @@ mod tests {
         );
         assert_eq!(
             args(&["-dryRun=maybe"]),
-            Args::Bad("invalid boolean value \"maybe\" for -dryRun: parse error".into())
+            Args::Bad("invalid boolean value \"maybe\" for -dryRun: strconv.ParseBool: parsing \"maybe\": invalid syntax".into())
         );
     }
 
