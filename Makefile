@@ -70,6 +70,7 @@ fuzz: ## Coverage-guided fuzzing of the config input path for FUZZ_SECONDS (need
 E2E_DIR ?= $(CURDIR)/out/kube-test-env
 e2e: setup ## Tests against a real etcd + kube-apiserver on loopback (built and cached on first use)
 	tools/kube-test-env/install.sh
+	tools/istio-iptables/install-test-deps.sh
 	@set -e; export KUBE_TEST_ENV_DIR=$(E2E_DIR); \
 	trap 'tools/kube-test-env/stop.sh >/dev/null 2>&1 || true' EXIT; \
 	tools/kube-test-env/start.sh >/dev/null; \
