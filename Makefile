@@ -8,7 +8,7 @@ TAG ?= 1.4.10
 export ISTIO_CONFORMANCE_DIR ?= $(abspath ../shared/conformance/istio-1.4.10)
 
 # The packages whose binaries we ship (tools and test runners are not part of `make build`).
-PRODUCT_PACKAGES := istioctl istio-pilot
+PRODUCT_PACKAGES := istioctl istio-pilot istio-iptables
 
 .PHONY: help setup build test lint fmt conformance run bench bench-pilot fuzz e2e docker push clean
 
