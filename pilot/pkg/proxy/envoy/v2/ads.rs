@@ -535,6 +535,17 @@ impl DiscoveryServer {
         tx: &mpsc::Sender<Result<XdsResponse, Status>>,
     ) -> Result<(), ConnError> {
         let t0 = Instant::now();
+        // Large per-proxy responses wait for a slot before they are generated.
+        let permit = match kind {
+            ResourceKind::Cluster | ResourceKind::Listener => self
+                .inflight
+                .clone()
+                .acquire_owned()
+                .await
+                .ok()
+                .map(Arc::new),
+            ResourceKind::Endpoint | ResourceKind::Route => None,
+        };
         let state = con.type_state(kind);
         let version = state.version.unwrap_or(con.transport);
         let resources = match self
@@ -566,6 +577,7 @@ impl DiscoveryServer {
             resources,
             type_url: type_url(kind, version),
             nonce: next_nonce(push),
+            permit,
         };
         {
             let mut st = con.state();

@@ -24,6 +24,11 @@ use crate::model::{
 };
 use crate::networking::core::ConfigGenerator;
 
+/// How many cluster and listener responses may be generated and not yet written at once
+/// (see [`DiscoveryServer::inflight`]); enough to keep both cores busy encoding while
+/// others are being written.
+pub const INFLIGHT_LARGE_RESPONSES: usize = 32;
+
 /// Upstream's `SendTimeout`: how long a response may wait for a client that does not read.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -40,6 +45,10 @@ pub struct DiscoveryServer {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) cache: ResponseCache,
     pub(crate) throttle: Arc<Semaphore>,
+    /// Cluster and listener responses generated and not yet handed to HTTP/2 in full: a
+    /// response holds one slot from before it is generated until its last byte is written,
+    /// so slow readers cannot pile up generated config in memory.
+    pub(crate) inflight: Arc<Semaphore>,
     send_timeout_ms: AtomicU64,
     /// Per-connection send queue length (responses waiting for the gRPC stream).
     pub(crate) send_queue: usize,
@@ -81,6 +90,7 @@ impl DiscoveryServer {
         );
         let s = Arc::new(DiscoveryServer {
             throttle: Arc::new(Semaphore::new(features.push_throttle.max(1))),
+            inflight: Arc::new(Semaphore::new(INFLIGHT_LARGE_RESPONSES)),
             env,
             generator,
             features,

@@ -99,6 +99,9 @@ impl Encoding {
             put_string(4, self.resp.type_url, &mut buf);
             put_string(5, &self.resp.nonce, &mut buf);
             self.tail = true;
+            // The whole message is out of our hands: free the in-flight slot now, not when
+            // HTTP/2 next asks for data.
+            self.resp.permit = None;
         }
         self.written += buf.len();
         Some(buf.freeze())
@@ -303,6 +306,7 @@ mod tests {
             resources: Arc::from(resources),
             type_url: "type.googleapis.com/envoy.api.v2.ClusterLoadAssignment",
             nonce: "n".into(),
+            permit: None,
         };
         let (out, chunks) = framed(resp.clone());
         assert!(chunks > 5, "{chunks}");
@@ -318,6 +322,32 @@ mod tests {
         assert_eq!(d.version_info, "v1");
     }
 
+    /// A response's in-flight slot is released with its last chunk.
+    #[test]
+    fn permit_released_with_the_last_chunk() {
+        let sem = Arc::new(tokio::sync::Semaphore::new(1));
+        let permit = sem.clone().try_acquire_owned().unwrap();
+        let resp = XdsResponse {
+            version_info: "v".into(),
+            resources: Arc::from(vec![Bytes::from(vec![1u8; 40_000]); 3]),
+            type_url: "t",
+            nonce: "n".into(),
+            permit: Some(Arc::new(permit)),
+        };
+        let mut enc = Encoding::new(resp);
+        let mut last_seen = false;
+        while let Some(_chunk) = enc.next_chunk() {
+            if enc.tail {
+                // The final chunk has just been produced.
+                assert_eq!(sem.available_permits(), 1);
+                last_seen = true;
+            } else {
+                assert_eq!(sem.available_permits(), 0, "held while chunks remain");
+            }
+        }
+        assert!(last_seen);
+    }
+
     #[test]
     fn empty_response_is_one_chunk() {
         let resp = XdsResponse {
@@ -325,6 +355,7 @@ mod tests {
             resources: Arc::from(Vec::new()),
             type_url: "t",
             nonce: "n".into(),
+            permit: None,
         };
         let (out, chunks) = framed(resp);
         assert_eq!(chunks, 1);

@@ -22,6 +22,9 @@ pub struct XdsResponse {
     pub resources: Arc<[EncodedResource]>,
     pub type_url: &'static str,
     pub nonce: String,
+    /// A slot of the server's budget of large responses in flight, released when the
+    /// response has been handed to HTTP/2 in full (or dropped).
+    pub permit: Option<Arc<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl XdsResponse {
@@ -87,6 +90,7 @@ mod tests {
             resources: vec![encode_any(&any), encode_any(&any)].into(),
             type_url: "type.googleapis.com/envoy.api.v2.Cluster",
             nonce: "n1".into(),
+            permit: None,
         };
         let mut buf = Vec::new();
         resp.encode(&mut buf);
@@ -106,6 +110,7 @@ mod tests {
             resources: Vec::new().into(),
             type_url: "",
             nonce: String::new(),
+            permit: None,
         };
         assert_eq!(resp.encoded_len(), 0);
     }
