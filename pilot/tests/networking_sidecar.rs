@@ -931,6 +931,60 @@ fn scope_keys_follow_inputs() {
     );
 }
 
+/// Default scopes of namespaces that see the same services share their clusters (and the
+/// cached outbound build); a service exported only to its own namespace tells them apart.
+#[test]
+fn default_scopes_share_clusters_across_namespaces() {
+    use istio_pilot::model::Visibility;
+    let build = |private: bool| {
+        let mut r = Registry::default();
+        r.add(kube_service(
+            "a",
+            "ns-a",
+            "10.0.0.1",
+            vec![port("http", 80, "HTTP")],
+        ));
+        let mut b = kube_service("b", "ns-b", "10.0.0.2", vec![port("http", 81, "HTTP")]);
+        if private {
+            b.attributes.export_to.insert(Visibility::Private);
+        }
+        r.add(b);
+        default_env(r)
+    };
+    let env = build(false);
+    let push = networking_common::push(&env);
+    let g = gen();
+    let a = sidecar(&env, "10.1.0.1", "ns-a", json!({}));
+    let c = sidecar(&env, "10.1.0.2", "ns-c", json!({}));
+    assert_eq!(
+        g.scope_key(ResourceKind::Cluster, &a, &push),
+        g.scope_key(ResourceKind::Cluster, &c, &push)
+    );
+    assert_eq!(g.build_clusters(&a, &push), g.build_clusters(&c, &push));
+    // Routes still differ: short names resolve in the proxy's namespace.
+    assert_ne!(
+        g.scope_key(ResourceKind::Route, &a, &push),
+        g.scope_key(ResourceKind::Route, &c, &push)
+    );
+
+    let env = build(true);
+    let push = networking_common::push(&env);
+    let b = sidecar(&env, "10.1.0.3", "ns-b", json!({}));
+    let c = sidecar(&env, "10.1.0.2", "ns-c", json!({}));
+    assert_ne!(
+        g.scope_key(ResourceKind::Cluster, &b, &push),
+        g.scope_key(ResourceKind::Cluster, &c, &push)
+    );
+    let names = |p| {
+        g.build_clusters(p, &push)
+            .into_iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+    };
+    assert!(names(&b).contains(&"outbound|81||b.ns-b.svc.cluster.local".to_string()));
+    assert!(!names(&c).contains(&"outbound|81||b.ns-b.svc.cluster.local".to_string()));
+}
+
 /// Field numbers of the top-level v2 messages of Envoy 1.13 that we may send.
 const V2_CLUSTER_FIELDS: &[u32] = &[
     1, 2, 3, 4, 5, 6, 8, 9, 10, 13, 14, 16, 17, 18, 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31,

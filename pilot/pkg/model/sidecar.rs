@@ -69,15 +69,35 @@ pub struct SidecarScope {
     pub ingress_listeners: Vec<IstioIngressListener>,
     /// Whether unknown destinations pass through (ALLOW_ANY) rather than being blocked.
     pub allow_any_outbound: bool,
+    /// Identifies what the scope contains rather than where it applies: namespaces whose
+    /// default scopes see the same services share it, so the outbound clusters and listeners
+    /// generated from the scope (which do not depend on the namespace) are built and kept
+    /// once. Scopes from Sidecar objects keep their own identity.
+    pub content_key: u64,
+}
+
+/// A content key for the default scope: the identity of its services (shared `Arc`s of one
+/// push context, in order) and the outbound policy.
+fn default_content_key(services: &[Arc<Service>], allow_any: bool) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    "default".hash(&mut h);
+    for s in services {
+        (Arc::as_ptr(s) as usize).hash(&mut h);
+    }
+    allow_any.hash(&mut h);
+    h.finish()
 }
 
 impl SidecarScope {
     /// The scope of a namespace without a `Sidecar` object: every visible service.
     pub fn default_for_namespace(push: &PushContext, namespace: &str) -> SidecarScope {
         let services = by_service_age(push.services_visible_from(namespace));
+        let allow_any_outbound = mesh_allows_any(push);
         SidecarScope {
             namespace: namespace.to_owned(),
             config: None,
+            content_key: default_content_key(&services, allow_any_outbound),
             services: services.clone(),
             key: format!("default/{namespace}"),
             egress_listeners: vec![EgressListener {
@@ -85,7 +105,7 @@ impl SidecarScope {
                 services,
             }],
             ingress_listeners: Vec::new(),
-            allow_any_outbound: mesh_allows_any(push),
+            allow_any_outbound,
         }
     }
 
@@ -117,9 +137,16 @@ impl SidecarScope {
             Some(p) => p.mode == SidecarMode::AllowAny as i32,
             None => mesh_allows_any(push),
         };
+        let key = sidecar_key(&config, namespace);
         SidecarScope {
             namespace: namespace.to_owned(),
-            key: sidecar_key(&config, namespace),
+            content_key: {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                key.hash(&mut h);
+                h.finish()
+            },
+            key,
             services,
             egress_listeners,
             ingress_listeners: sidecar.ingress.clone(),

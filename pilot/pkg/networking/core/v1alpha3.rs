@@ -162,7 +162,7 @@ impl ConfigGeneratorImpl {
 /// Hash of the proxy properties the shared outbound clusters depend on.
 fn outbound_cluster_shape(ctx: &Ctx<'_>) -> u64 {
     let mut h = DefaultHasher::new();
-    ctx.scope.key.hash(&mut h);
+    ctx.scope.content_key.hash(&mut h);
     version_bits(ctx.proxy).hash(&mut h);
     let mut view = ctx.proxy.metadata.requested_network_view.clone();
     view.sort();
@@ -173,7 +173,7 @@ fn outbound_cluster_shape(ctx: &Ctx<'_>) -> u64 {
 /// Hash of the proxy properties the shared outbound listeners depend on.
 fn outbound_listener_shape(ctx: &Ctx<'_>) -> u64 {
     let mut h = DefaultHasher::new();
-    ctx.scope.key.hash(&mut h);
+    ctx.scope.content_key.hash(&mut h);
     version_bits(ctx.proxy).hash(&mut h);
     ctx.proxy.interception_mode().hash(&mut h);
     util::wildcard_and_localhost(ctx.proxy).hash(&mut h);
@@ -273,14 +273,19 @@ impl ConfigGenerator for ConfigGeneratorImpl {
         let mut h = DefaultHasher::new();
         kind.hash(&mut h);
         proxy.node_type.hash(&mut h);
-        proxy.config_namespace.hash(&mut h);
         version_bits(proxy).hash(&mut h);
         if proxy.node_type != NodeType::Sidecar {
             // Gateways get a fixed config for now.
             return h.finish();
         }
         let scope = push.sidecar_scope(proxy);
-        scope.key.hash(&mut h);
+        if kind == ResourceKind::Cluster {
+            // Clusters depend on what the scope contains, not on the namespace.
+            scope.content_key.hash(&mut h);
+        } else {
+            proxy.config_namespace.hash(&mut h);
+            scope.key.hash(&mut h);
+        }
         let hash_instances = |h: &mut DefaultHasher, with_addresses: bool| {
             for i in &proxy.service_instances {
                 i.service.hostname.hash(h);
@@ -464,9 +469,10 @@ mod tests {
         g.build_listeners(&other, &push);
         let caches = g.cache.lock().unwrap();
         assert_eq!(caches.len(), 1);
-        // One entry per scope (namespace), not per proxy.
+        // One entry per scope content, not per proxy: the default scopes of `ns` and `other`
+        // see the same services and share their outbound listeners.
         assert_eq!(caches[0].clusters.len(), 1);
-        assert_eq!(caches[0].listeners.len(), 2);
+        assert_eq!(caches[0].listeners.len(), 1);
         assert_eq!(caches[0].routes.len(), 1);
         drop(caches);
         // A new push context starts a new cache; old ones are dropped beyond two.

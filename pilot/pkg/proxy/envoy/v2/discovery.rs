@@ -27,7 +27,7 @@ use crate::networking::core::ConfigGenerator;
 /// How many cluster and listener responses may be generated and not yet written at once
 /// (see [`DiscoveryServer::inflight`]); enough to keep both cores busy encoding while
 /// others are being written.
-pub const INFLIGHT_LARGE_RESPONSES: usize = 32;
+pub const INFLIGHT_LARGE_RESPONSES: usize = 16;
 
 /// Upstream's `SendTimeout`: how long a response may wait for a client that does not read.
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
