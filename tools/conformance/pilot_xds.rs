@@ -500,7 +500,7 @@ fn generate_with(dir: &Path, mesh: Option<&str>) -> anyhow::Result<Generated> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let shutdown = CancellationToken::new();
         let server = Server::start(*args, parsed.keepalive, shutdown.clone()).await?;
         add_test_services(&server);
@@ -538,7 +538,11 @@ fn generate_with(dir: &Path, mesh: Option<&str>) -> anyhow::Result<Generated> {
         shutdown.cancel();
         let _ = server.wait().await;
         Ok(Generated { none, eds_client })
-    })
+    });
+    if let Some(p) = &mesh_file {
+        let _ = std::fs::remove_file(p);
+    }
+    result
 }
 
 fn port(name: &str, port: u32, protocol: Protocol) -> Port {
