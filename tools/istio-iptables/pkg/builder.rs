@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::check::Checked;
-use crate::cidr::split_list;
+use crate::cidr::{split_list, Cidr};
 use crate::config::Config;
 use crate::constants::*;
 
@@ -203,8 +203,6 @@ const NO_SOCKET_MATCH: &str = "No socket match support";
 pub fn plan(cfg: &Config, ranges: &Checked, redirect_loopback: bool) -> Vec<Command> {
     use Family::V4;
     let mut r = RuleSet::new();
-    let capture_all_inbound = cfg.inbound_ports_include == "*";
-
     if cfg.enable_inbound_ipv6.is_some() {
         r.push(Command::new(
             Program::Ip,
@@ -212,39 +210,9 @@ pub fn plan(cfg: &Config, ranges: &Checked, redirect_loopback: bool) -> Vec<Comm
         ));
     }
 
-    // Outbound capture chain, and the inbound one used when inbound traffic is NATed.
-    r.new_chain(V4, NAT, ISTIO_REDIRECT);
-    r.append(
-        V4,
-        NAT,
-        ISTIO_REDIRECT,
-        &["-p", TCP, "-j", REDIRECT, "--to-port", &cfg.proxy_port],
-    );
-    r.new_chain(V4, NAT, ISTIO_IN_REDIRECT);
-    let in_port = if capture_all_inbound {
-        &cfg.inbound_capture_port
-    } else {
-        &cfg.proxy_port
-    };
-    r.append(
-        V4,
-        NAT,
-        ISTIO_IN_REDIRECT,
-        &["-p", TCP, "-j", REDIRECT, "--to-port", in_port],
-    );
-
+    redirect_chains(&mut r, V4, cfg);
     inbound_v4(&mut r, cfg);
-
-    r.new_chain(V4, NAT, ISTIO_OUTPUT);
-    r.append(V4, NAT, OUTPUT, &["-p", TCP, "-j", ISTIO_OUTPUT]);
-    for port in split_list(&cfg.outbound_ports_exclude) {
-        r.append(
-            V4,
-            NAT,
-            ISTIO_OUTPUT,
-            &["-p", TCP, "--dport", port, "-j", RETURN],
-        );
-    }
+    output_chain(&mut r, V4, cfg);
     // 127.0.0.6: the source of the inbound passthrough cluster's connections.
     r.append(
         V4,
@@ -268,31 +236,7 @@ pub fn plan(cfg: &Config, ranges: &Checked, redirect_loopback: bool) -> Vec<Comm
             ],
         );
     }
-    for uid in split_list(&cfg.proxy_uid) {
-        r.append(
-            V4,
-            NAT,
-            ISTIO_OUTPUT,
-            &["-m", "owner", "--uid-owner", uid, "-j", RETURN],
-        );
-    }
-    for gid in split_list(&cfg.proxy_gid) {
-        r.append(
-            V4,
-            NAT,
-            ISTIO_OUTPUT,
-            &["-m", "owner", "--gid-owner", gid, "-j", RETURN],
-        );
-    }
-    r.append(V4, NAT, ISTIO_OUTPUT, &["-d", "127.0.0.1/32", "-j", RETURN]);
-    for cidr in &ranges.exclude.v4 {
-        r.append(
-            V4,
-            NAT,
-            ISTIO_OUTPUT,
-            &["-d", &cidr.to_string(), "-j", RETURN],
-        );
-    }
+    output_returns(&mut r, V4, cfg, "127.0.0.1/32", &ranges.exclude.v4);
     let interfaces = split_list(&cfg.kubevirt_interfaces);
     for iface in &interfaces {
         r.insert(V4, NAT, PREROUTING, 1, &["-i", iface, "-j", RETURN]);
@@ -304,21 +248,8 @@ pub fn plan(cfg: &Config, ranges: &Checked, redirect_loopback: bool) -> Vec<Comm
         for iface in &interfaces {
             r.insert(V4, NAT, PREROUTING, 1, &["-i", iface, "-j", ISTIO_REDIRECT]);
         }
-    } else if !ranges.include.v4.is_empty() {
-        for cidr in &ranges.include.v4 {
-            let cidr = cidr.to_string();
-            for iface in &interfaces {
-                r.insert(
-                    V4,
-                    NAT,
-                    PREROUTING,
-                    1,
-                    &["-i", iface, "-d", &cidr, "-j", ISTIO_REDIRECT],
-                );
-            }
-            r.append(V4, NAT, ISTIO_OUTPUT, &["-d", &cidr, "-j", ISTIO_REDIRECT]);
-        }
-        r.append(V4, NAT, ISTIO_OUTPUT, &["-j", RETURN]);
+    } else {
+        include_ranges(&mut r, V4, &ranges.include.v4, &interfaces);
     }
 
     ipv6(&mut r, cfg, ranges);
@@ -402,21 +333,7 @@ fn inbound_v4(r: &mut RuleSet, cfg: &Config) {
     r.append(V4, table, PREROUTING, &["-p", TCP, "-j", ISTIO_INBOUND]);
 
     if cfg.inbound_ports_include == "*" {
-        // SSH is never captured.
-        r.append(
-            V4,
-            table,
-            ISTIO_INBOUND,
-            &["-p", TCP, "--dport", "22", "-j", RETURN],
-        );
-        for port in split_list(&cfg.inbound_ports_exclude) {
-            r.append(
-                V4,
-                table,
-                ISTIO_INBOUND,
-                &["-p", TCP, "--dport", port, "-j", RETURN],
-            );
-        }
+        inbound_returns(r, V4, table, cfg);
         if tproxy {
             // Packets of established sockets go to lo; new connections to TPROXY.
             let socket = ["-p", TCP, "-m", "socket", "-j", ISTIO_DIVERT];
@@ -506,45 +423,13 @@ fn ipv6(r: &mut RuleSet, cfg: &Config, ranges: &Checked) {
         return;
     }
     // IPv6 inbound capture is always NAT REDIRECT, also in TPROXY mode.
-    r.new_chain(V6, NAT, ISTIO_REDIRECT);
-    r.append(
-        V6,
-        NAT,
-        ISTIO_REDIRECT,
-        &["-p", TCP, "-j", REDIRECT, "--to-port", &cfg.proxy_port],
-    );
-    r.new_chain(V6, NAT, ISTIO_IN_REDIRECT);
-    let capture_all_inbound = cfg.inbound_ports_include == "*";
-    let in_port = if capture_all_inbound {
-        &cfg.inbound_capture_port
-    } else {
-        &cfg.proxy_port
-    };
-    r.append(
-        V6,
-        NAT,
-        ISTIO_IN_REDIRECT,
-        &["-p", TCP, "-j", REDIRECT, "--to-port", in_port],
-    );
+    redirect_chains(r, V6, cfg);
 
     if !cfg.inbound_ports_include.is_empty() {
         r.new_chain(V6, NAT, ISTIO_INBOUND);
         r.append(V6, NAT, PREROUTING, &["-p", TCP, "-j", ISTIO_INBOUND]);
-        if capture_all_inbound {
-            r.append(
-                V6,
-                NAT,
-                ISTIO_INBOUND,
-                &["-p", TCP, "--dport", "22", "-j", RETURN],
-            );
-            for port in split_list(&cfg.inbound_ports_exclude) {
-                r.append(
-                    V6,
-                    NAT,
-                    ISTIO_INBOUND,
-                    &["-p", TCP, "--dport", port, "-j", RETURN],
-                );
-            }
+        if cfg.inbound_ports_include == "*" {
+            inbound_returns(r, V6, NAT, cfg);
             // As upstream, no jump to ISTIO_IN_REDIRECT here: with "*" IPv6 inbound is not captured.
         } else {
             for port in split_list(&cfg.inbound_ports_include) {
@@ -558,16 +443,7 @@ fn ipv6(r: &mut RuleSet, cfg: &Config, ranges: &Checked) {
         }
     }
 
-    r.new_chain(V6, NAT, ISTIO_OUTPUT);
-    r.append(V6, NAT, OUTPUT, &["-p", TCP, "-j", ISTIO_OUTPUT]);
-    for port in split_list(&cfg.outbound_ports_exclude) {
-        r.append(
-            V6,
-            NAT,
-            ISTIO_OUTPUT,
-            &["-p", TCP, "--dport", port, "-j", RETURN],
-        );
-    }
+    output_chain(r, V6, cfg);
     // ::6: the source of the inbound passthrough cluster's connections.
     r.append(
         V6,
@@ -581,31 +457,7 @@ fn ipv6(r: &mut RuleSet, cfg: &Config, ranges: &Checked) {
         ISTIO_OUTPUT,
         &["-o", "lo", "!", "-d", "::1/128", "-j", ISTIO_IN_REDIRECT],
     );
-    for uid in split_list(&cfg.proxy_uid) {
-        r.append(
-            V6,
-            NAT,
-            ISTIO_OUTPUT,
-            &["-m", "owner", "--uid-owner", uid, "-j", RETURN],
-        );
-    }
-    for gid in split_list(&cfg.proxy_gid) {
-        r.append(
-            V6,
-            NAT,
-            ISTIO_OUTPUT,
-            &["-m", "owner", "--gid-owner", gid, "-j", RETURN],
-        );
-    }
-    r.append(V6, NAT, ISTIO_OUTPUT, &["-d", "::1/128", "-j", RETURN]);
-    for cidr in &ranges.exclude.v6 {
-        r.append(
-            V6,
-            NAT,
-            ISTIO_OUTPUT,
-            &["-d", &cidr.to_string(), "-j", RETURN],
-        );
-    }
+    output_returns(r, V6, cfg, "::1/128", &ranges.exclude.v6);
     let interfaces = split_list(&cfg.kubevirt_interfaces);
     if ranges.include.wildcard {
         r.append(V6, NAT, ISTIO_OUTPUT, &["-j", ISTIO_REDIRECT]);
@@ -613,22 +465,123 @@ fn ipv6(r: &mut RuleSet, cfg: &Config, ranges: &Checked) {
         for iface in &interfaces {
             r.insert(V6, NAT, PREROUTING, 1, &["-i", iface, "-j", RETURN]);
         }
-    } else if !ranges.include.v6.is_empty() {
-        for cidr in &ranges.include.v6 {
-            let cidr = cidr.to_string();
-            for iface in &interfaces {
-                r.insert(
-                    V6,
-                    NAT,
-                    PREROUTING,
-                    1,
-                    &["-i", iface, "-d", &cidr, "-j", ISTIO_REDIRECT],
-                );
-            }
-            r.append(V6, NAT, ISTIO_OUTPUT, &["-d", &cidr, "-j", ISTIO_REDIRECT]);
-        }
-        r.append(V6, NAT, ISTIO_OUTPUT, &["-j", RETURN]);
+    } else {
+        include_ranges(r, V6, &ranges.include.v6, &interfaces);
     }
+}
+
+/// The outbound capture chain ISTIO_REDIRECT, and ISTIO_IN_REDIRECT used when inbound traffic
+/// is NATed (to the inbound capture port when all inbound ports are captured).
+fn redirect_chains(r: &mut RuleSet, family: Family, cfg: &Config) {
+    r.new_chain(family, NAT, ISTIO_REDIRECT);
+    r.append(
+        family,
+        NAT,
+        ISTIO_REDIRECT,
+        &["-p", TCP, "-j", REDIRECT, "--to-port", &cfg.proxy_port],
+    );
+    r.new_chain(family, NAT, ISTIO_IN_REDIRECT);
+    let in_port = if cfg.inbound_ports_include == "*" {
+        &cfg.inbound_capture_port
+    } else {
+        &cfg.proxy_port
+    };
+    r.append(
+        family,
+        NAT,
+        ISTIO_IN_REDIRECT,
+        &["-p", TCP, "-j", REDIRECT, "--to-port", in_port],
+    );
+}
+
+/// With every inbound port captured: SSH and the excluded ports return from ISTIO_INBOUND.
+fn inbound_returns(r: &mut RuleSet, family: Family, table: &str, cfg: &Config) {
+    // SSH is never captured.
+    r.append(
+        family,
+        table,
+        ISTIO_INBOUND,
+        &["-p", TCP, "--dport", "22", "-j", RETURN],
+    );
+    for port in split_list(&cfg.inbound_ports_exclude) {
+        r.append(
+            family,
+            table,
+            ISTIO_INBOUND,
+            &["-p", TCP, "--dport", port, "-j", RETURN],
+        );
+    }
+}
+
+/// ISTIO_OUTPUT, the jump to it from OUTPUT, and the returns for excluded outbound ports.
+fn output_chain(r: &mut RuleSet, family: Family, cfg: &Config) {
+    r.new_chain(family, NAT, ISTIO_OUTPUT);
+    r.append(family, NAT, OUTPUT, &["-p", TCP, "-j", ISTIO_OUTPUT]);
+    for port in split_list(&cfg.outbound_ports_exclude) {
+        r.append(
+            family,
+            NAT,
+            ISTIO_OUTPUT,
+            &["-p", TCP, "--dport", port, "-j", RETURN],
+        );
+    }
+}
+
+/// Returns from ISTIO_OUTPUT for the proxy's own uids and gids, the loopback address and the
+/// excluded ranges.
+fn output_returns(r: &mut RuleSet, family: Family, cfg: &Config, loopback: &str, exclude: &[Cidr]) {
+    for uid in split_list(&cfg.proxy_uid) {
+        r.append(
+            family,
+            NAT,
+            ISTIO_OUTPUT,
+            &["-m", "owner", "--uid-owner", uid, "-j", RETURN],
+        );
+    }
+    for gid in split_list(&cfg.proxy_gid) {
+        r.append(
+            family,
+            NAT,
+            ISTIO_OUTPUT,
+            &["-m", "owner", "--gid-owner", gid, "-j", RETURN],
+        );
+    }
+    r.append(family, NAT, ISTIO_OUTPUT, &["-d", loopback, "-j", RETURN]);
+    for cidr in exclude {
+        r.append(
+            family,
+            NAT,
+            ISTIO_OUTPUT,
+            &["-d", &cidr.to_string(), "-j", RETURN],
+        );
+    }
+}
+
+/// Redirects only the included ranges (from ISTIO_OUTPUT and the VM interfaces), then returns
+/// everything else; nothing when no range of the family is included.
+fn include_ranges(r: &mut RuleSet, family: Family, include: &[Cidr], interfaces: &[&str]) {
+    if include.is_empty() {
+        return;
+    }
+    for cidr in include {
+        let cidr = cidr.to_string();
+        for iface in interfaces {
+            r.insert(
+                family,
+                NAT,
+                PREROUTING,
+                1,
+                &["-i", iface, "-d", &cidr, "-j", ISTIO_REDIRECT],
+            );
+        }
+        r.append(
+            family,
+            NAT,
+            ISTIO_OUTPUT,
+            &["-d", &cidr, "-j", ISTIO_REDIRECT],
+        );
+    }
+    r.append(family, NAT, ISTIO_OUTPUT, &["-j", RETURN]);
 }
 
 /// The two saves that end every run (they print the resulting tables).
