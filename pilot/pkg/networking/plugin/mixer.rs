@@ -592,6 +592,18 @@ fn chain_protocol(c: &FilterChain) -> ListenerProtocol {
     c.listener_protocol.unwrap_or(ListenerProtocol::Unknown)
 }
 
+/// On a sniffing listener, the HTTP filter (if any) on each HTTP chain and the TCP filter on
+/// each TCP chain.
+fn add_by_chain_protocol(chains: &mut [FilterChain], http: Option<&HttpFilter>, tcp: &Filter) {
+    for c in chains.iter_mut() {
+        match chain_protocol(c) {
+            ListenerProtocol::Http => c.http.extend(http.cloned()),
+            ListenerProtocol::Tcp => c.tcp.push(tcp.clone()),
+            _ => {}
+        }
+    }
+}
+
 /// Puts `node`'s own values into the attributes that name the proxy.
 fn localize_attributes(attrs: &mut Option<Attributes>, node: &Proxy) {
     let Some(a) = attrs else {
@@ -698,14 +710,9 @@ impl Plugin for MixerPlugin {
             }
             ListenerProtocol::Auto => {
                 let tcp = build_tcp_filter(Side::Outbound, mesh, &attrs, node, in_.service);
-                let http = build_http_filter(Side::Outbound, mesh, attrs, node);
-                for c in m.filter_chains.iter_mut() {
-                    match chain_protocol(c) {
-                        ListenerProtocol::Http if !skip_http => c.http.push(http.clone()),
-                        ListenerProtocol::Tcp => c.tcp.push(tcp.clone()),
-                        _ => {}
-                    }
-                }
+                let http =
+                    (!skip_http).then(|| build_http_filter(Side::Outbound, mesh, attrs, node));
+                add_by_chain_protocol(m.filter_chains, http.as_ref(), &tcp);
             }
             ListenerProtocol::Unknown => tracing::warn!(
                 "unknown listener type {:?} in mixer on_outbound_listener",
@@ -740,14 +747,9 @@ impl Plugin for MixerPlugin {
             }
             ListenerProtocol::Auto => {
                 let tcp = build_tcp_filter(Side::Inbound, mesh, &attrs, node, None);
-                let http = build_http_filter(Side::Inbound, mesh, attrs, node);
-                for c in m.filter_chains.iter_mut() {
-                    match chain_protocol(c) {
-                        ListenerProtocol::Http if !skip_http => c.http.push(http.clone()),
-                        ListenerProtocol::Tcp => c.tcp.push(tcp.clone()),
-                        _ => {}
-                    }
-                }
+                let http =
+                    (!skip_http).then(|| build_http_filter(Side::Inbound, mesh, attrs, node));
+                add_by_chain_protocol(m.filter_chains, http.as_ref(), &tcp);
             }
             ListenerProtocol::Unknown => tracing::warn!(
                 "unknown listener type {:?} in mixer on_inbound_listener",
