@@ -160,6 +160,23 @@ pub struct Service {
 pub const UNSPECIFIED_IP: &str = "0.0.0.0";
 
 impl Service {
+    /// A service known only by its host name and attributes: pilot's stand-in where a
+    /// listener or route has no registry service (fall-through chains, the inbound
+    /// passthrough, Sidecar ingress ports without an instance), as upstream builds them.
+    pub fn placeholder(hostname: impl Into<String>, attributes: ServiceAttributes) -> Service {
+        Service {
+            hostname: hostname.into(),
+            address: String::new(),
+            cluster_vips: BTreeMap::new(),
+            ports: PortList::default(),
+            service_accounts: Vec::new(),
+            creation_time: 0,
+            resolution: Resolution::default(),
+            mesh_external: false,
+            attributes,
+        }
+    }
+
     /// The service address as seen from `cluster_id`: the per-cluster VIP if there is one,
     /// else [`Service::address`] (upstream `GetServiceAddressForProxy` without the proxy).
     pub fn address_for_cluster(&self, cluster_id: &str) -> &str {

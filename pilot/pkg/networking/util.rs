@@ -53,20 +53,13 @@ pub mod filter_names {
 /// cluster name, nothing else is set.
 pub fn fall_through_service(allow_any: bool) -> &'static crate::model::Service {
     fn pseudo(name: &str) -> crate::model::Service {
-        crate::model::Service {
-            hostname: name.to_owned(),
-            address: String::new(),
-            cluster_vips: Default::default(),
-            ports: Default::default(),
-            service_accounts: Vec::new(),
-            creation_time: 0,
-            resolution: Default::default(),
-            mesh_external: false,
-            attributes: crate::model::ServiceAttributes {
+        crate::model::Service::placeholder(
+            name,
+            crate::model::ServiceAttributes {
                 name: name.to_owned(),
                 ..Default::default()
             },
-        }
+        )
     }
     static PASSTHROUGH: std::sync::LazyLock<crate::model::Service> =
         std::sync::LazyLock::new(|| pseudo(PASSTHROUGH_CLUSTER));

@@ -28,7 +28,7 @@ use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use crate::features::Features;
 use crate::model::{NodeType, Proxy, PushContext, SidecarScope};
 use crate::networking::core::{ConfigGenerator, ResourceKind};
-use crate::networking::plugin::Plugin;
+use crate::networking::plugin::{InputParams, ListenerProtocol, Plugin};
 use crate::networking::util;
 
 use self::listener::OutboundTemplate;
@@ -40,6 +40,25 @@ pub(crate) struct Ctx<'a> {
     pub proxy: &'a Proxy,
     pub push: &'a PushContext,
     pub scope: Arc<SidecarScope>,
+}
+
+impl<'a> Ctx<'a> {
+    /// Plugin hook input for this proxy about a listener (or route, or cluster) of
+    /// `protocol`, naming no service, port or bind address; callers set those they have.
+    pub(crate) fn input(&self, protocol: ListenerProtocol) -> InputParams<'_> {
+        InputParams {
+            listener_protocol: protocol,
+            features: self.features,
+            node: self.proxy,
+            push: self.push,
+            scope: &self.scope,
+            service_instance: None,
+            service: None,
+            port: None,
+            bind: "",
+            inbound_cluster_name: "",
+        }
+    }
 }
 
 /// Shared generation results of one push context.

@@ -79,16 +79,9 @@ pub(crate) fn build_outbound_clusters(ctx: &Ctx<'_>) -> Vec<Cluster> {
             set_upstream_protocol(ctx, &mut c, port, TrafficDirection::Outbound);
             update_eds(ctx, &mut c);
             let input = InputParams {
-                listener_protocol: ListenerProtocol::Unknown,
-                features: ctx.features,
-                node: ctx.proxy,
-                push: ctx.push,
-                scope: &ctx.scope,
-                service_instance: None,
                 service: Some(svc),
                 port: Some(port),
-                bind: "",
-                inbound_cluster_name: "",
+                ..ctx.input(ListenerProtocol::Unknown)
             };
             for p in ctx.plugins.iter() {
                 p.on_outbound_cluster(&input, &mut c);
@@ -249,16 +242,11 @@ fn build_inbound_cluster(
     }
     set_upstream_protocol(ctx, &mut c, service_port, TrafficDirection::Inbound);
     let input = InputParams {
-        listener_protocol: ListenerProtocol::Unknown,
-        features: ctx.features,
-        node: ctx.proxy,
-        push: ctx.push,
-        scope: &ctx.scope,
         service_instance: instance,
         service: svc.map(|s| s.as_ref()),
         port: Some(service_port),
         bind,
-        inbound_cluster_name: "",
+        ..ctx.input(ListenerProtocol::Unknown)
     };
     for p in ctx.plugins.iter() {
         p.on_inbound_cluster(&input, &mut c);

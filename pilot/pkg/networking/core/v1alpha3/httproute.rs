@@ -120,16 +120,10 @@ pub(crate) fn build_sidecar_inbound_route_config(
         ..Default::default()
     };
     let input = InputParams {
-        listener_protocol: ListenerProtocol::Http,
-        features: ctx.features,
-        node: ctx.proxy,
-        push: ctx.push,
-        scope: &ctx.scope,
         service_instance: instance,
         service: Some(service),
         port: Some(service_port),
-        bind: "",
-        inbound_cluster_name: "",
+        ..ctx.input(ListenerProtocol::Http)
     };
     for p in ctx.plugins.iter() {
         p.on_inbound_route_configuration(&input, &mut rc);
@@ -230,16 +224,8 @@ pub(crate) fn build_sidecar_outbound_route_config(
         protocol: Protocol::Http,
     };
     let input = InputParams {
-        listener_protocol: ListenerProtocol::Http,
-        features: ctx.features,
-        node: ctx.proxy,
-        push: ctx.push,
-        scope: &ctx.scope,
-        service_instance: None,
-        service: None,
         port: Some(&port),
-        bind: "",
-        inbound_cluster_name: "",
+        ..ctx.input(ListenerProtocol::Http)
     };
     for p in ctx.plugins.iter() {
         p.on_outbound_route_configuration(&input, &mut rc);

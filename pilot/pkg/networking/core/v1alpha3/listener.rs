@@ -432,21 +432,14 @@ pub(crate) fn sidecar_ingress_service(ctx: &Ctx<'_>) -> Service {
         .as_ref()
         .map(|c| (c.meta.name.clone(), c.meta.namespace.clone()))
         .unwrap_or_default();
-    Service {
-        hostname: ctx.scope.sidecar_id().unwrap_or_default(),
-        address: String::new(),
-        cluster_vips: Default::default(),
-        ports: Default::default(),
-        service_accounts: Vec::new(),
-        creation_time: 0,
-        resolution: Resolution::default(),
-        mesh_external: false,
-        attributes: crate::model::ServiceAttributes {
+    Service::placeholder(
+        ctx.scope.sidecar_id().unwrap_or_default(),
+        crate::model::ServiceAttributes {
             name,
             namespace,
             ..Default::default()
         },
-    }
+    )
 }
 
 /// Inbound listeners from the service instances or the Sidecar's ingress listeners.
@@ -552,16 +545,11 @@ fn build_inbound_listener(
         Direction::Inbound,
     );
     let params = InputParams {
-        listener_protocol: protocol,
-        features: ctx.features,
-        node: ctx.proxy,
-        push: ctx.push,
-        scope: &ctx.scope,
         service_instance: target.instance,
         service: target.instance.map(|i| i.service.as_ref()),
         port: Some(&target.service_port),
         bind: &target.bind,
-        inbound_cluster_name: "",
+        ..ctx.input(protocol)
     };
     let mut plugin_chains: Vec<plugin::FilterChain> = ctx
         .plugins
@@ -1190,16 +1178,10 @@ impl<'c, 'a> OutboundBuilder<'c, 'a> {
         let mut chains = plugin_chains_for(&opts);
         {
             let input = InputParams {
-                listener_protocol: params.protocol,
-                features: ctx.features,
-                node: ctx.proxy,
-                push: ctx.push,
-                scope: &ctx.scope,
-                service_instance: None,
                 service: Some(params.service),
                 port: Some(&params.port),
                 bind: &opts.bind,
-                inbound_cluster_name: "",
+                ..ctx.input(params.protocol)
             };
             let mut m = MutableObjects {
                 listener: &mut l,
@@ -1376,18 +1358,7 @@ pub(crate) fn pod_ip_cidrs(proxy: &Proxy) -> Vec<CidrRange> {
 pub(crate) fn instantiate_outbound(ctx: &Ctx<'_>, templates: &[OutboundTemplate]) -> Vec<Listener> {
     let proxy = ctx.proxy;
     let cidrs = pod_ip_cidrs(proxy);
-    let input = InputParams {
-        listener_protocol: ListenerProtocol::Unknown,
-        features: ctx.features,
-        node: proxy,
-        push: ctx.push,
-        scope: &ctx.scope,
-        service_instance: None,
-        service: None,
-        port: None,
-        bind: "",
-        inbound_cluster_name: "",
-    };
+    let input = ctx.input(ListenerProtocol::Unknown);
     templates
         .iter()
         .filter(|t| t.headless_endpoint.as_deref() != Some(proxy.ip()))

@@ -77,16 +77,9 @@ pub(crate) fn build_virtual_outbound_listener(ctx: &Ctx<'_>) -> Listener {
         protocol: Protocol::Tcp,
     };
     let input = InputParams {
-        listener_protocol: ListenerProtocol::Tcp,
-        features: ctx.features,
-        node: ctx.proxy,
-        push: ctx.push,
-        scope: &ctx.scope,
-        service_instance: None,
         service: Some(util::fall_through_service(ctx.scope.allow_any_outbound)),
         port: Some(&port),
-        bind: "",
-        inbound_cluster_name: "",
+        ..ctx.input(ListenerProtocol::Tcp)
     };
     let mut plugin_chains = vec![plugin::FilterChain::default(); listener.filter_chains.len()];
     {
@@ -247,16 +240,10 @@ fn passthrough_input<'a>(
     port: Option<&'a Port>,
 ) -> InputParams<'a> {
     InputParams {
-        listener_protocol: protocol,
-        features: ctx.features,
-        node: ctx.proxy,
-        push: ctx.push,
-        scope: &ctx.scope,
-        service_instance: None,
-        service: None,
         port,
         bind,
         inbound_cluster_name: cluster,
+        ..ctx.input(protocol)
     }
 }
 
@@ -275,17 +262,8 @@ fn http_passthrough_chains(ctx: &Ctx<'_>) -> Vec<FilterChain> {
         protocol: Protocol::Unsupported,
     };
     // Upstream's placeholder instance has an empty service.
-    let no_service = Service {
-        hostname: String::new(),
-        address: String::new(),
-        cluster_vips: Default::default(),
-        ports: Default::default(),
-        service_accounts: Vec::new(),
-        creation_time: 0,
-        resolution: Default::default(),
-        mesh_external: false,
-        attributes: Default::default(),
-    };
+    let no_service = Service::placeholder("", Default::default());
+
     passthrough_families(ctx)
         .into_iter()
         .map(|(cluster, cidr)| {
