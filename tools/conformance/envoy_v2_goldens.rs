@@ -19,10 +19,11 @@ use prost_reflect::{DynamicMessage, ReflectMessage};
 
 use crate::Tally;
 
-const TESTDATA: &str = "pilot/pkg/proxy/envoy/v2/testdata";
+/// Where the goldens are in the vector set.
+pub const TESTDATA: &str = "pilot/pkg/proxy/envoy/v2/testdata";
 
 /// Each golden file and the v2 message its values are (upstream's pkg/adsc `Save`).
-const FILES: &[(&str, &str)] = &[
+pub const FILES: &[(&str, &str)] = &[
     ("none_cds.json", "envoy.api.v2.Cluster"),
     ("none_ecds.json", "envoy.api.v2.Cluster"),
     ("none_eds.json", "envoy.api.v2.ClusterLoadAssignment"),

@@ -41,9 +41,9 @@ use istio_pilot::proxy::envoy::v2::dump::{self, ProxyResources};
 use istio_pilot::proxy::envoy::v2::version::{V3_CLUSTER, V3_ENDPOINT, V3_LISTENER, V3_ROUTE};
 use istio_pkg::config::protocol::Instance as Protocol;
 
+use crate::envoy_v2_goldens::{FILES, TESTDATA};
 use crate::Tally;
 
-const TESTDATA: &str = "pilot/pkg/proxy/envoy/v2/testdata";
 const NODE_ID: &str = "sidecar~10.11.0.1~test-1.none~none.svc.cluster.local";
 const EDS_CLIENT: &str = "sidecar~10.10.10.10~test-1.default~default.svc.cluster.local";
 const UDS_PATH: &str = "/var/run/test/socket";
@@ -430,16 +430,6 @@ fn eds_checks(tally: &mut Tally, r: &ProxyResources) {
         &format!("{got:?}"),
     );
 }
-
-/// Each golden file and its message type.
-const FILES: &[(&str, &str)] = &[
-    ("none_cds.json", "envoy.api.v2.Cluster"),
-    ("none_ecds.json", "envoy.api.v2.Cluster"),
-    ("none_eds.json", "envoy.api.v2.ClusterLoadAssignment"),
-    ("none_lds_http.json", "envoy.api.v2.Listener"),
-    ("none_lds_tcp.json", "envoy.api.v2.Listener"),
-    ("none_rds.json", "envoy.api.v2.RouteConfiguration"),
-];
 
 /// Starts pilot as upstream's test does and generates the none proxy's resources.
 /// What the checks read: the none proxy's resources and those of TestEds's client.
