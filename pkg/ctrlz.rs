@@ -257,6 +257,17 @@ fn table(head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     s
 }
 
+/// A page with one row per field of `v`'s JSON form (strings without quotes).
+fn properties_page<T: Serialize>(title: &str, first: &str, v: &T) -> Html<String> {
+    let v = serde_json::to_value(v).unwrap_or_default();
+    let rows = v
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| vec![k.clone(), v.as_str().map_or(v.to_string(), str::to_string)]);
+    Html(page(title, &table(&[first, "Value"], rows)))
+}
+
 async fn home() -> Html<String> {
     Html(page(
         "Home",
@@ -414,13 +425,7 @@ async fn force_collection() -> StatusCode {
 }
 
 async fn mem_html() -> Html<String> {
-    let m = serde_json::to_value(mem_stats()).unwrap_or_default();
-    let rows = m
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| vec![k.clone(), v.to_string()]);
-    Html(page("Memory Usage", &table(&["Statistic", "Value"], rows)))
+    properties_page("Memory Usage", "Statistic", &mem_stats())
 }
 
 // environment
@@ -518,13 +523,7 @@ async fn proc_json() -> Response {
 }
 
 async fn proc_html() -> Html<String> {
-    let p = serde_json::to_value(proc_info()).unwrap_or_default();
-    let rows = p
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| vec![k.clone(), v.to_string()]);
-    Html(page("Process Info", &table(&["Property", "Value"], rows)))
+    properties_page("Process Info", "Property", &proc_info())
 }
 
 // arguments, version
@@ -555,13 +554,7 @@ async fn version_json() -> Response {
 }
 
 async fn version_html() -> Html<String> {
-    let v = serde_json::to_value(crate::version::info()).unwrap_or_default();
-    let rows = v
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| vec![k.clone(), v.as_str().map_or(v.to_string(), str::to_string)]);
-    Html(page("Version Info", &table(&["Property", "Value"], rows)))
+    properties_page("Version Info", "Property", crate::version::info())
 }
 
 // metrics
