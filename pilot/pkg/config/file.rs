@@ -72,14 +72,15 @@ type ObjKey = (Kind, String, String);
 struct FileState {
     /// Hash of the bytes last parsed, to skip unchanged files.
     digest: Option<u64>,
-    objects: BTreeMap<ObjKey, Config>,
+    objects: BTreeMap<ObjKey, Arc<Config>>,
 }
 
 #[derive(Default)]
 struct State {
     files: BTreeMap<PathBuf, FileState>,
-    /// What this monitor last put into the store, by key (the file versions).
-    applied: BTreeMap<ObjKey, Config>,
+    /// What this monitor last put into the store, by key (the file versions, shared with
+    /// [`FileState::objects`]).
+    applied: BTreeMap<ObjKey, Arc<Config>>,
 }
 
 /// The outcome of one scan, for logs and tests.
@@ -162,7 +163,7 @@ impl FileStore {
         // Files not listed any more are gone: their objects go with them.
         state.files = next_files;
 
-        let mut desired: BTreeMap<ObjKey, (&Path, &Config)> = BTreeMap::new();
+        let mut desired: BTreeMap<ObjKey, (&Path, &Arc<Config>)> = BTreeMap::new();
         for (path, fs) in &state.files {
             for (key, cfg) in &fs.objects {
                 if let Some((first, _)) = desired.get(key) {
@@ -180,7 +181,7 @@ impl FileStore {
                 desired.insert(key.clone(), (path.as_path(), cfg));
             }
         }
-        let desired: BTreeMap<ObjKey, Config> = desired
+        let desired: BTreeMap<ObjKey, Arc<Config>> = desired
             .into_iter()
             .map(|(k, (_, c))| (k, c.clone()))
             .collect();
@@ -201,7 +202,7 @@ impl FileStore {
             if state.applied.get(&key) == Some(&cfg) {
                 continue;
             }
-            let mut stored = cfg.clone();
+            let mut stored = Config::clone(&cfg);
             let existing = self.store.get(key.0, &key.2, &key.1);
             stored.meta.resource_version = self.next_version();
             stored.meta.creation_timestamp = match &existing {
@@ -316,7 +317,7 @@ impl FileStore {
                 errors.push(msg);
                 continue;
             }
-            objects.insert(key, cfg);
+            objects.insert(key, Arc::new(cfg));
         }
         let mut keep_all = false;
         let mut keep: Vec<ObjectRef> = Vec::new();

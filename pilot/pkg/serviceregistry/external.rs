@@ -215,9 +215,20 @@ struct Index {
     services: Vec<Arc<Service>>,
     /// First service per hostname.
     by_host: HashMap<String, Arc<Service>>,
+    /// Every instance, once; the maps below index into it.
+    all: Vec<ServiceInstance>,
     /// Instances by (hostname, namespace).
-    instances: HashMap<(String, String), Vec<ServiceInstance>>,
-    by_ip: HashMap<String, Vec<ServiceInstance>>,
+    instances: HashMap<(String, String), Vec<usize>>,
+    by_ip: HashMap<String, Vec<usize>>,
+}
+
+impl Index {
+    fn by_ip<'a>(&'a self, ips: &'a [String]) -> impl Iterator<Item = &'a ServiceInstance> + 'a {
+        ips.iter()
+            .filter_map(|ip| self.by_ip.get(ip))
+            .flatten()
+            .map(|&i| &self.all[i])
+    }
 }
 
 /// The ServiceEntry registry.
@@ -298,17 +309,19 @@ impl ServiceEntryStore {
                     .or_insert_with(|| s.clone());
             }
             for i in convert_instances(cfg, &services) {
+                let n = idx.all.len();
                 idx.instances
                     .entry((
                         i.service.hostname.clone(),
                         i.service.attributes.namespace.clone(),
                     ))
                     .or_default()
-                    .push(i.clone());
+                    .push(n);
                 idx.by_ip
                     .entry(i.endpoint.address.clone())
                     .or_default()
-                    .push(i);
+                    .push(n);
+                idx.all.push(i);
             }
             idx.services.extend(services);
         }
@@ -345,6 +358,7 @@ impl ServiceDiscovery for ServiceEntryStore {
             .get(&(svc.hostname.clone(), svc.attributes.namespace.clone()))
             .into_iter()
             .flatten()
+            .map(|&i| &idx.all[i])
             .filter(|i| {
                 labels.has_subset_of(&i.endpoint.labels)
                     && (port == 0 || i.service_port.port == port)
@@ -355,23 +369,13 @@ impl ServiceDiscovery for ServiceEntryStore {
 
     fn get_proxy_service_instances(&self, proxy: &Proxy) -> Vec<ServiceInstance> {
         let idx = self.read();
-        proxy
-            .ip_addresses
-            .iter()
-            .filter_map(|ip| idx.by_ip.get(ip))
-            .flatten()
-            .cloned()
-            .collect()
+        idx.by_ip(&proxy.ip_addresses).cloned().collect()
     }
 
     fn get_proxy_workload_labels(&self, proxy: &Proxy) -> labels::Collection {
         let idx = self.read();
         labels::Collection(
-            proxy
-                .ip_addresses
-                .iter()
-                .filter_map(|ip| idx.by_ip.get(ip))
-                .flatten()
+            idx.by_ip(&proxy.ip_addresses)
                 .map(|i| i.endpoint.labels.clone())
                 .collect(),
         )
