@@ -335,6 +335,14 @@ fn shared_outbound_listeners_name_each_proxy() {
         uid(&g.build_listeners(&first, &push)).0,
         "kubernetes://app-1.default"
     );
+    // What ADS sends is the localized copy too: with Mixer filters, no part is shared.
+    let encoded = g.build_listeners_encoded(&second, &push);
+    assert!(encoded.iter().all(|l| l.shared.is_none()));
+    let decoded: Vec<Listener> = encoded
+        .iter()
+        .map(|l| Listener::decode(l.own.as_ref()).unwrap())
+        .collect();
+    assert_eq!(decoded, b);
 }
 
 #[test]

@@ -128,6 +128,11 @@ pub trait Plugin: Send + Sync {
     /// hold values of that one proxy (its id, its version) puts the values of `in.node` into
     /// each proxy's copy here.
     fn localize_outbound_listener(&self, _in: &InputParams<'_>, _l: &mut Listener) {}
+    /// Whether [`Plugin::localize_outbound_listener`] changes anything for `in.node`; when no
+    /// plugin does, the shared outbound listeners are sent as encoded once.
+    fn localizes_outbound_listeners(&self, _in: &InputParams<'_>) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -17,17 +17,21 @@ pub mod listener_builder;
 pub mod networkfilter;
 pub mod wire;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+use prost::Message;
 
 use crate::features::Features;
 use crate::model::{NodeType, Proxy, PushContext, SidecarScope};
-use crate::networking::core::{ConfigGenerator, ResourceKind};
+use crate::networking::core::{
+    encode_any, encode_any_all, ConfigGenerator, EncodedListener, ResourceKind, CLUSTER_TYPE_URL,
+};
 use crate::networking::plugin::{InputParams, ListenerProtocol, Plugin};
 use crate::networking::util;
 
@@ -65,9 +69,15 @@ impl<'a> Ctx<'a> {
 #[derive(Default)]
 struct PushCache {
     version: String,
-    clusters: HashMap<u64, Arc<Vec<Cluster>>>,
+    clusters: HashMap<u64, Arc<EncodedClusters>>,
     listeners: HashMap<u64, Arc<Vec<OutboundTemplate>>>,
-    routes: HashMap<(u64, String), Arc<Option<RouteConfiguration>>>,
+}
+
+/// The outbound clusters of a scope, encoded once (as CDS `Any`s) and shared by every proxy
+/// of that scope shape. Kept encoded: the structured `Cluster`s are several times larger.
+struct EncodedClusters {
+    names: HashSet<String>,
+    any: Vec<Bytes>,
 }
 
 /// How many push contexts' results are kept (the current one and the one being replaced).
@@ -155,17 +165,41 @@ impl ConfigGeneratorImpl {
             return vec![cluster::build_black_hole_cluster(&push.mesh)];
         }
         let ctx = self.ctx(proxy, push);
+        let mut out = cluster::build_outbound_clusters(&ctx);
+        out.extend(proxy_clusters(&ctx));
+        cluster::normalize(out)
+    }
+
+    /// [`Self::clusters`], encoded, with the outbound part taken from the push cache.
+    fn clusters_encoded(&self, proxy: &Proxy, push: &PushContext) -> Vec<Bytes> {
+        if proxy.node_type != NodeType::Sidecar {
+            let bh = cluster::build_black_hole_cluster(&push.mesh);
+            return vec![encode_any(CLUSTER_TYPE_URL, &bh)];
+        }
+        let ctx = self.ctx(proxy, push);
         let outbound = self.cached(
             push,
             outbound_cluster_shape(&ctx),
             |c| &mut c.clusters,
-            || cluster::build_outbound_clusters(&ctx),
+            || {
+                let clusters = cluster::normalize(cluster::build_outbound_clusters(&ctx));
+                EncodedClusters {
+                    any: encode_any_all(CLUSTER_TYPE_URL, clusters.iter()),
+                    names: clusters.into_iter().map(|c| c.name).collect(),
+                }
+            },
         );
-        let mut out: Vec<Cluster> = outbound.as_ref().clone();
-        out.push(cluster::build_black_hole_cluster(&push.mesh));
-        out.push(cluster::build_passthrough_cluster(&ctx));
-        out.extend(cluster::build_inbound_clusters(&ctx));
-        cluster::normalize(out)
+        let extra = cluster::normalize(proxy_clusters(&ctx));
+        let mut out = Vec::with_capacity(outbound.any.len() + extra.len());
+        out.extend(outbound.any.iter().cloned());
+        // As `normalize` over the whole list: the first cluster of a name wins.
+        out.extend(
+            extra
+                .iter()
+                .filter(|c| !outbound.names.contains(&c.name))
+                .map(|c| encode_any(CLUSTER_TYPE_URL, c)),
+        );
+        out
     }
 
     fn outbound_listener_templates(&self, ctx: &Ctx<'_>) -> Arc<Vec<OutboundTemplate>> {
@@ -176,6 +210,58 @@ impl ConfigGeneratorImpl {
             || listener::OutboundBuilder::new(ctx).build(),
         )
     }
+}
+
+/// A sidecar's listeners before the outbound templates are instantiated for it.
+struct ListenerParts<'a> {
+    ctx: Ctx<'a>,
+    /// Inbound and management listeners.
+    inbound: Vec<Listener>,
+    templates: Arc<Vec<OutboundTemplate>>,
+    virtual_outbound: Listener,
+    virtual_inbound: Listener,
+}
+
+impl ConfigGeneratorImpl {
+    fn listener_parts<'a>(
+        &'a self,
+        proxy: &'a Proxy,
+        push: &'a PushContext,
+    ) -> Option<ListenerParts<'a>> {
+        if proxy.node_type != NodeType::Sidecar || push.mesh.proxy_listen_port <= 0 {
+            return None;
+        }
+        let ctx = self.ctx(proxy, push);
+        let mut inbound = listener::build_sidecar_inbound_listeners(&ctx);
+        let templates = self.outbound_listener_templates(&ctx);
+        // Management listeners only look at the addresses taken, which the proxy's copies
+        // of the templates do not change.
+        let existing: Vec<&Listener> = inbound
+            .iter()
+            .chain(listener::templates_for(proxy, &templates).map(|t| &t.listener))
+            .collect();
+        let mgmt = listener::build_management_listeners(&ctx, &existing);
+        inbound.extend(mgmt);
+        let virtual_outbound = listener_builder::build_virtual_outbound_listener(&ctx);
+        let virtual_inbound = listener_builder::build_virtual_inbound_listener(&ctx, &inbound);
+        Some(ListenerParts {
+            ctx,
+            inbound,
+            templates,
+            virtual_outbound,
+            virtual_inbound,
+        })
+    }
+}
+
+/// The clusters of a sidecar that are its own: BlackHole, Passthrough and inbound.
+fn proxy_clusters(ctx: &Ctx<'_>) -> Vec<Cluster> {
+    let mut out = vec![
+        cluster::build_black_hole_cluster(&ctx.push.mesh),
+        cluster::build_passthrough_cluster(ctx),
+    ];
+    out.extend(cluster::build_inbound_clusters(ctx));
+    out
 }
 
 /// Hash of the proxy properties the shared outbound clusters depend on.
@@ -214,17 +300,6 @@ fn policy_check_metadata(proxy: &Proxy) -> [&str; 4] {
     ]
 }
 
-/// Hash of the proxy properties the outbound route configs depend on.
-fn route_shape(ctx: &Ctx<'_>) -> u64 {
-    let mut h = DefaultHasher::new();
-    ctx.scope.key.hash(&mut h);
-    version_bits(ctx.proxy).hash(&mut h);
-    ctx.proxy.dns_domain.hash(&mut h);
-    ctx.proxy.cluster_id.hash(&mut h);
-    ctx.proxy.metadata.policy_check.hash(&mut h);
-    h.finish()
-}
-
 /// The version thresholds generation distinguishes: (>= 1.3, >= 1.4).
 fn version_bits(proxy: &Proxy) -> (bool, bool) {
     (
@@ -238,23 +313,49 @@ impl ConfigGenerator for ConfigGeneratorImpl {
         self.clusters(proxy, push)
     }
 
+    fn build_clusters_encoded(&self, proxy: &Proxy, push: &PushContext) -> Vec<Bytes> {
+        self.clusters_encoded(proxy, push)
+    }
+
     fn build_listeners(&self, proxy: &Proxy, push: &PushContext) -> Vec<Listener> {
-        if proxy.node_type != NodeType::Sidecar || push.mesh.proxy_listen_port <= 0 {
+        let Some(parts) = self.listener_parts(proxy, push) else {
             return Vec::new();
+        };
+        let mut out = parts.inbound;
+        out.extend(listener::instantiate_outbound(&parts.ctx, &parts.templates));
+        out.push(parts.virtual_outbound);
+        out.push(parts.virtual_inbound);
+        out
+    }
+
+    fn build_listeners_encoded(&self, proxy: &Proxy, push: &PushContext) -> Vec<EncodedListener> {
+        let Some(parts) = self.listener_parts(proxy, push) else {
+            return Vec::new();
+        };
+        let input = parts.ctx.input(ListenerProtocol::Unknown);
+        let whole = |l: &Listener| EncodedListener {
+            own: l.encode_to_vec().into(),
+            shared: None,
+        };
+        let mut out: Vec<EncodedListener> = parts.inbound.iter().map(whole).collect();
+        if self
+            .plugins
+            .iter()
+            .any(|p| p.localizes_outbound_listeners(&input))
+        {
+            out.extend(
+                listener::instantiate_outbound(&parts.ctx, &parts.templates)
+                    .iter()
+                    .map(whole),
+            );
+        } else {
+            out.extend(listener::instantiate_outbound_encoded(
+                &parts.ctx,
+                &parts.templates,
+            ));
         }
-        let ctx = self.ctx(proxy, push);
-        let mut inbound = listener::build_sidecar_inbound_listeners(&ctx);
-        let templates = self.outbound_listener_templates(&ctx);
-        let outbound = listener::instantiate_outbound(&ctx, &templates);
-        let existing: Vec<&Listener> = inbound.iter().chain(outbound.iter()).collect();
-        let mgmt = listener::build_management_listeners(&ctx, &existing);
-        inbound.extend(mgmt);
-        let virtual_outbound = listener_builder::build_virtual_outbound_listener(&ctx);
-        let virtual_inbound = listener_builder::build_virtual_inbound_listener(&ctx, &inbound);
-        let mut out = inbound;
-        out.extend(outbound);
-        out.push(virtual_outbound);
-        out.push(virtual_inbound);
+        out.push(whole(&parts.virtual_outbound));
+        out.push(whole(&parts.virtual_inbound));
         out
     }
 
@@ -270,19 +371,15 @@ impl ConfigGenerator for ConfigGeneratorImpl {
                 .map(|n| httproute::empty_route_config(n))
                 .collect();
         }
+        // Not cached here: proxies with equal route inputs have equal RDS scope keys
+        // ([`ConfigGenerator::scope_key`]), so the ADS response cache already shares the
+        // encoded result, and keeping the structured copy per namespace cost more memory
+        // than the whole encoded RDS.
         let ctx = self.ctx(proxy, push);
-        let shape = route_shape(&ctx);
         route_names
             .iter()
             .map(|name| {
-                let rc = self.cached(
-                    push,
-                    (shape, name.clone()),
-                    |c| &mut c.routes,
-                    || httproute::build_sidecar_outbound_route_config(&ctx, name),
-                );
-                rc.as_ref()
-                    .clone()
+                httproute::build_sidecar_outbound_route_config(&ctx, name)
                     .unwrap_or_else(|| httproute::empty_route_config(name))
             })
             .collect()
@@ -467,6 +564,97 @@ mod tests {
     }
 
     #[test]
+    fn encoded_clusters_equal_the_structured_ones() {
+        let env = Environment::new(
+            Arc::new(Services((0..20).map(svc).collect())),
+            Arc::new(NoConfig),
+            istio_pkg::config::mesh::default_mesh_config(),
+            istio_pkg::config::mesh::empty_mesh_networks(),
+            "cluster.local",
+        );
+        let push = PushContext::new(&env);
+        let g = ConfigGeneratorImpl::new(Features::default());
+        // The second proxy takes the outbound part from the cache.
+        for ip in ["10.9.0.1", "10.9.0.2"] {
+            let p = proxy(ip, "ns");
+            let structured = g.build_clusters(&p, &push);
+            let encoded = g.build_clusters_encoded(&p, &push);
+            let decoded: Vec<Cluster> = encoded
+                .iter()
+                .map(|b| {
+                    let any = prost_types::Any::decode(b.as_ref()).unwrap();
+                    assert_eq!(any.type_url, CLUSTER_TYPE_URL);
+                    Cluster::decode(any.value.as_slice()).unwrap()
+                })
+                .collect();
+            assert_eq!(decoded, structured);
+        }
+        let gw = Proxy::parse(
+            "router~10.9.0.3~gw.ns~ns.svc.cluster.local",
+            NodeMetadata::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            g.build_clusters_encoded(&gw, &push),
+            encode_any_all(CLUSTER_TYPE_URL, g.build_clusters(&gw, &push).iter())
+        );
+    }
+
+    #[test]
+    fn encoded_listeners_equal_the_structured_ones() {
+        let env = Environment::new(
+            Arc::new(Services((0..20).map(svc).collect())),
+            Arc::new(NoConfig),
+            istio_pkg::config::mesh::default_mesh_config(),
+            istio_pkg::config::mesh::empty_mesh_networks(),
+            "cluster.local",
+        );
+        let push = PushContext::new(&env);
+        let g = ConfigGeneratorImpl::new(Features::default());
+        let mut shared = Vec::new();
+        for ip in ["10.9.0.1", "10.9.0.2"] {
+            let p = proxy(ip, "ns");
+            let structured = g.build_listeners(&p, &push);
+            let encoded = g.build_listeners_encoded(&p, &push);
+            let decoded: Vec<Listener> = encoded
+                .iter()
+                .map(|l| {
+                    let mut bytes = l.own.to_vec();
+                    if let Some(s) = &l.shared {
+                        bytes.extend_from_slice(&s.v3);
+                    }
+                    Listener::decode(bytes.as_slice()).unwrap()
+                })
+                .collect();
+            assert_eq!(decoded, structured);
+            // The wildcard HTTP listener: the pod IP chain is the proxy's, first, and the
+            // rest is shared; listeners bound to a service IP are shared whole.
+            let http = encoded
+                .iter()
+                .zip(&structured)
+                .find(|(_, l)| l.name == "0.0.0.0_8080")
+                .unwrap()
+                .0;
+            let own = Listener::decode(http.own.as_ref()).unwrap();
+            assert_eq!(own.filter_chains.len(), 1);
+            let m = own.filter_chains[0].filter_chain_match.as_ref().unwrap();
+            assert_eq!(m.prefix_ranges[0].address_prefix, ip);
+            let tcp = encoded
+                .iter()
+                .zip(&structured)
+                .find(|(_, l)| l.name == "10.0.0.1_9000")
+                .unwrap()
+                .0;
+            assert!(tcp.own.is_empty());
+            shared.push(http.shared.clone().unwrap());
+        }
+        assert!(
+            Arc::ptr_eq(&shared[0], &shared[1]),
+            "the shared part is encoded once"
+        );
+    }
+
+    #[test]
     fn outbound_parts_are_generated_once_per_scope() {
         let env = Environment::new(
             Arc::new(Services((0..300).map(svc).collect())),
@@ -480,7 +668,7 @@ mod tests {
         let routes = ["8080".to_string()];
         for i in 0..50 {
             let p = proxy(&format!("10.9.0.{}", i + 1), "ns");
-            assert_eq!(g.build_clusters(&p, &push).len(), 300 * 2 + 3);
+            assert_eq!(g.build_clusters_encoded(&p, &push).len(), 300 * 2 + 3);
             assert!(g.build_listeners(&p, &push).len() > 300);
             g.build_http_routes(&p, &push, &routes);
         }
@@ -492,12 +680,11 @@ mod tests {
         // see the same services and share their outbound listeners.
         assert_eq!(caches[0].clusters.len(), 1);
         assert_eq!(caches[0].listeners.len(), 1);
-        assert_eq!(caches[0].routes.len(), 1);
         drop(caches);
         // A new push context starts a new cache; old ones are dropped beyond two.
         for _ in 0..3 {
             let push = PushContext::new(&env);
-            g.build_clusters(&proxy("10.9.0.1", "ns"), &push);
+            g.build_clusters_encoded(&proxy("10.9.0.1", "ns"), &push);
         }
         assert_eq!(g.cache.lock().unwrap().len(), CACHED_PUSHES);
     }

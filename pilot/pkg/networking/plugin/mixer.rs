@@ -833,6 +833,10 @@ impl Plugin for MixerPlugin {
         }
     }
 
+    fn localizes_outbound_listeners(&self, in_: &InputParams<'_>) -> bool {
+        mixer_configured(&in_.push.mesh)
+    }
+
     fn localize_outbound_listener(&self, in_: &InputParams<'_>, l: &mut Listener) {
         if !mixer_configured(&in_.push.mesh) {
             return;

@@ -31,8 +31,12 @@ use envoy_types::pb::google::protobuf::{value, BoolValue, Duration, Value};
 use istio_api::istio::networking::v1alpha3::CaptureMode;
 use istio_pkg::config::protocol::Instance as Protocol;
 
+use bytes::Bytes;
+use prost::Message;
+
 use crate::model::service::registry;
 use crate::model::{InterceptionMode, Port, Proxy, Resolution, Service, ServiceInstance};
+use crate::networking::core::{EncodedListener, SharedListener};
 use crate::networking::plugin::{
     self, model_protocol_to_listener_protocol, Direction, InputParams, ListenerProtocol,
     MutableObjects,
@@ -736,6 +740,47 @@ pub(crate) struct OutboundTemplate {
     /// Set for listeners of one endpoint of a headless service: the endpoint IP (dropped for
     /// the proxy with that IP).
     pub headless_endpoint: Option<String>,
+    /// The listener split for encoding, when only its pod IP chain differs per proxy.
+    pub split: Option<TemplateSplit>,
+}
+
+/// An outbound template as encoded parts: the pod IP blackhole chain, which every proxy
+/// fills with its own IPs and which comes first, and the rest of the listener, encoded once.
+#[derive(Debug, Clone)]
+pub(crate) struct TemplateSplit {
+    pub head: Option<FilterChain>,
+    pub shared: Arc<SharedListener>,
+}
+
+fn is_placeholder_chain(fc: &FilterChain) -> bool {
+    fc.filter_chain_match.as_ref().is_some_and(|m| {
+        m.prefix_ranges.len() == 1 && m.prefix_ranges[0].address_prefix == POD_IP_PLACEHOLDER
+    })
+}
+
+/// Splits a template whose only per-proxy part is a leading pod IP chain (or that has none);
+/// `None` for any other shape, which is then instantiated whole for each proxy.
+pub(crate) fn split_template(l: &Listener) -> Option<TemplateSplit> {
+    match l
+        .filter_chains
+        .iter()
+        .filter(|fc| is_placeholder_chain(fc))
+        .count()
+    {
+        0 => Some(TemplateSplit {
+            head: None,
+            shared: Arc::new(SharedListener::new(l.encode_to_vec().into())),
+        }),
+        1 if is_placeholder_chain(&l.filter_chains[0]) => {
+            let mut rest = l.clone();
+            let head = rest.filter_chains.remove(0);
+            Some(TemplateSplit {
+                head: Some(head),
+                shared: Arc::new(SharedListener::new(rest.encode_to_vec().into())),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Builds the outbound listeners of a scope (upstream `buildSidecarOutboundListeners`).
@@ -865,6 +910,7 @@ impl<'c, 'a> OutboundBuilder<'c, 'a> {
                 continue;
             };
             let t = OutboundTemplate {
+                split: split_template(&e.listener),
                 listener: e.listener,
                 headless_endpoint: self.headless.get(key).cloned(),
             };
@@ -877,6 +923,7 @@ impl<'c, 'a> OutboundBuilder<'c, 'a> {
         tcp.extend(http);
         if let Some(l) = self.build_http_proxy() {
             tcp.push(OutboundTemplate {
+                split: split_template(&l),
                 listener: l,
                 headless_endpoint: None,
             });
@@ -1356,27 +1403,80 @@ pub(crate) fn pod_ip_cidrs(proxy: &Proxy) -> Vec<CidrRange> {
 /// own headless endpoint, puts its IPs into the pod IP blackhole chains, and lets the plugins
 /// put the proxy's own values into their filters ([`plugin::Plugin::localize_outbound_listener`]).
 pub(crate) fn instantiate_outbound(ctx: &Ctx<'_>, templates: &[OutboundTemplate]) -> Vec<Listener> {
-    let proxy = ctx.proxy;
-    let cidrs = pod_ip_cidrs(proxy);
+    let cidrs = pod_ip_cidrs(ctx.proxy);
     let input = ctx.input(ListenerProtocol::Unknown);
+    templates_for(ctx.proxy, templates)
+        .map(|t| instantiate_one(ctx, &input, &cidrs, t))
+        .collect()
+}
+
+/// The templates that apply to `proxy` (all but its own headless endpoint's).
+pub(crate) fn templates_for<'t>(
+    proxy: &'t Proxy,
+    templates: &'t [OutboundTemplate],
+) -> impl Iterator<Item = &'t OutboundTemplate> + 't {
     templates
         .iter()
-        .filter(|t| t.headless_endpoint.as_deref() != Some(proxy.ip()))
-        .map(|t| {
-            let mut l = t.listener.clone();
-            for fc in &mut l.filter_chains {
-                if let Some(m) = &mut fc.filter_chain_match {
-                    if m.prefix_ranges.len() == 1
-                        && m.prefix_ranges[0].address_prefix == POD_IP_PLACEHOLDER
-                    {
-                        m.prefix_ranges = cidrs.clone();
+        .filter(move |t| t.headless_endpoint.as_deref() != Some(proxy.ip()))
+}
+
+fn instantiate_one(
+    ctx: &Ctx<'_>,
+    input: &plugin::InputParams<'_>,
+    cidrs: &[CidrRange],
+    t: &OutboundTemplate,
+) -> Listener {
+    let mut l = t.listener.clone();
+    for fc in &mut l.filter_chains {
+        if is_placeholder_chain(fc) {
+            if let Some(m) = &mut fc.filter_chain_match {
+                m.prefix_ranges = cidrs.to_vec();
+            }
+        }
+    }
+    for p in ctx.plugins.iter() {
+        p.localize_outbound_listener(input, &mut l);
+    }
+    l
+}
+
+/// [`instantiate_outbound`] as encoded parts, sharing the encoding of each split template;
+/// only for proxies no plugin localizes listeners for.
+pub(crate) fn instantiate_outbound_encoded(
+    ctx: &Ctx<'_>,
+    templates: &[OutboundTemplate],
+) -> Vec<EncodedListener> {
+    let cidrs = pod_ip_cidrs(ctx.proxy);
+    let input = ctx.input(ListenerProtocol::Unknown);
+    templates_for(ctx.proxy, templates)
+        .map(|t| match &t.split {
+            Some(split) => {
+                let own = match &split.head {
+                    Some(head) => {
+                        let mut fc = head.clone();
+                        if let Some(m) = &mut fc.filter_chain_match {
+                            m.prefix_ranges = cidrs.clone();
+                        }
+                        Listener {
+                            filter_chains: vec![fc],
+                            ..Default::default()
+                        }
+                        .encode_to_vec()
+                        .into()
                     }
+                    None => Bytes::new(),
+                };
+                EncodedListener {
+                    own,
+                    shared: Some(split.shared.clone()),
                 }
             }
-            for p in ctx.plugins.iter() {
-                p.localize_outbound_listener(&input, &mut l);
-            }
-            l
+            None => EncodedListener {
+                own: instantiate_one(ctx, &input, &cidrs, t)
+                    .encode_to_vec()
+                    .into(),
+                shared: None,
+            },
         })
         .collect()
 }

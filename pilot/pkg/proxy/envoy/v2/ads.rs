@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Instant, SystemTime};
 
+use bytes::Bytes;
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 use prost::Message;
@@ -38,12 +39,12 @@ use super::eds::{build_cluster_load_assignment, cluster_hostname, endpoint_count
 use super::grpc::{RequestStream, ResponseBody};
 use super::monitoring::send_error_label;
 use super::version::{
-    downgrade, kind_short, parse_type_url, type_url, DowngradeError, XdsVersion, V3_CLUSTER,
-    V3_ENDPOINT, V3_LISTENER, V3_ROUTE,
+    downgrade, kind_short, parse_type_url, type_url, DowngradeError, XdsVersion, V3_ENDPOINT,
+    V3_LISTENER, V3_ROUTE,
 };
 use super::wire::{encode_any, EncodedResource, XdsResponse};
 use crate::model::{NodeMetadata, Proxy, PushContext, PushRequest};
-use crate::networking::core::ResourceKind;
+use crate::networking::core::{encode_any_parts, EncodedListener, ResourceKind};
 
 const KINDS: [ResourceKind; 4] = [
     ResourceKind::Cluster,
@@ -639,18 +640,25 @@ impl DiscoveryServer {
             version,
         };
         let gen = &self.generator;
+        if kind == ResourceKind::Listener {
+            // Built for the connection's version directly: most of each listener is a part
+            // shared with other proxies, encoded (and downgraded) once.
+            return self
+                .cache
+                .get_or_build(&push.version, key(version), || {
+                    gen.build_listeners_encoded(&proxy, push)
+                        .iter()
+                        .map(|l| encode_listener(l, version))
+                        .collect()
+                })
+                .await;
+        }
         // Generated once per key as v3; v2 clients get the downgrade of that build.
         let v3 = self
             .cache
             .get_or_build(&push.version, key(XdsVersion::V3), || match kind {
-                ResourceKind::Cluster => Ok(encode_all(
-                    V3_CLUSTER,
-                    gen.build_clusters(&proxy, push).iter(),
-                )),
-                ResourceKind::Listener => Ok(encode_all(
-                    V3_LISTENER,
-                    gen.build_listeners(&proxy, push).iter(),
-                )),
+                ResourceKind::Cluster => Ok(gen.build_clusters_encoded(&proxy, push)),
+                ResourceKind::Listener => unreachable!("listeners are built above"),
                 ResourceKind::Route => Ok(encode_all(
                     V3_ROUTE,
                     gen.build_http_routes(&proxy, push, names).iter(),
@@ -748,18 +756,49 @@ fn downgrade_all(v3: &[EncodedResource]) -> Result<Vec<EncodedResource>, Downgra
         .collect()
 }
 
+/// One LDS resource for a client of `version`: the listener's own part and its shared part
+/// (downgraded once for all v2 clients) as one `Any`.
+fn encode_listener(
+    l: &EncodedListener,
+    version: XdsVersion,
+) -> Result<EncodedResource, DowngradeError> {
+    let type_url = type_url(ResourceKind::Listener, version);
+    let shared = match (&l.shared, version) {
+        (None, _) => Bytes::new(),
+        (Some(s), XdsVersion::V3) => s.v3.clone(),
+        (Some(s), XdsVersion::V2) => match s.v2.get() {
+            Some(b) => b.clone(),
+            None => {
+                let b = downgrade_listener_part(&s.v3)?;
+                // A concurrent first use may have set it meanwhile; both are equal.
+                let _ = s.v2.set(b.clone());
+                b
+            }
+        },
+    };
+    let own = match version {
+        XdsVersion::V3 => l.own.clone(),
+        XdsVersion::V2 if l.own.is_empty() => Bytes::new(),
+        XdsVersion::V2 => downgrade_listener_part(&l.own)?,
+    };
+    Ok(encode_any_parts(type_url, &[&own, &shared]))
+}
+
+/// The v2 encoding of (part of) a v3 `Listener` message.
+fn downgrade_listener_part(v3: &[u8]) -> Result<Bytes, DowngradeError> {
+    let any = downgrade(prost_types::Any {
+        type_url: V3_LISTENER.to_owned(),
+        value: v3.to_vec(),
+    })?;
+    Ok(Bytes::from(any.value))
+}
+
 /// Encodes v3 messages as `Any`s.
 fn encode_all<'a, M: Message + 'a>(
     v3_type_url: &str,
     msgs: impl Iterator<Item = &'a M>,
 ) -> Vec<EncodedResource> {
-    msgs.map(|m| {
-        encode_any(&prost_types::Any {
-            type_url: v3_type_url.to_owned(),
-            value: m.encode_to_vec(),
-        })
-    })
-    .collect()
+    crate::networking::core::encode_any_all(v3_type_url, msgs)
 }
 
 /// Marker types for the two ADS services.

@@ -29,9 +29,9 @@ pub const V2_CLUSTER: &str = "type.googleapis.com/envoy.api.v2.Cluster";
 pub const V2_ENDPOINT: &str = "type.googleapis.com/envoy.api.v2.ClusterLoadAssignment";
 pub const V2_LISTENER: &str = "type.googleapis.com/envoy.api.v2.Listener";
 pub const V2_ROUTE: &str = "type.googleapis.com/envoy.api.v2.RouteConfiguration";
-pub const V3_CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+pub const V3_CLUSTER: &str = crate::networking::core::CLUSTER_TYPE_URL;
 pub const V3_ENDPOINT: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-pub const V3_LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
+pub const V3_LISTENER: &str = crate::networking::core::LISTENER_TYPE_URL;
 pub const V3_ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 
 /// The type URL of `kind` in API `version`.
