@@ -348,8 +348,9 @@ mod tests {
             c.bootstrap.proxy.binary_path = "/bin/sh".into();
         });
         let abort = CancellationToken::new();
+        let certs = EpochConfig::Certs(vec![]);
         let (r, ()) = tokio::join!(
-            e.run(&EpochConfig::Certs(vec![]), 0, abort.clone()),
+            e.run(&certs, 0, abort.clone()),
             async {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 abort.cancel();

@@ -444,3 +444,183 @@ pub fn flag_lines(matches: &clap::ArgMatches, proxy: &clap::Command) -> Vec<Stri
     lines.sort();
     lines.into_iter().map(|(_, l)| l).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(args: &[&str]) -> (ProxyArgs, Vec<String>) {
+        let mut argv = vec!["pilot-agent"];
+        argv.extend_from_slice(args);
+        let p = parse(argv).unwrap();
+        match p.cli.command {
+            Command::Proxy(a) => (*a, p.ignored),
+            other => panic!("not proxy: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_upstreams() {
+        let (a, ignored) = proxy(&["proxy"]);
+        assert!(ignored.is_empty());
+        assert_eq!(a.args, Vec::<String>::new());
+        assert_eq!(a.service_registry, "Kubernetes");
+        assert_eq!(a.status_port, 0);
+        assert!(a.application_ports().is_empty());
+        assert_eq!(a.config_path, "/etc/istio/proxy");
+        assert_eq!(a.binary_path, "/usr/local/bin/envoy");
+        assert_eq!(a.service_cluster, "istio-proxy");
+        assert_eq!(a.drain_duration, 45_000_000_000);
+        assert_eq!(a.parent_shutdown_duration, 60_000_000_000);
+        assert_eq!(a.discovery_address, "istio-pilot:15010");
+        assert_eq!(a.connect_timeout, 1_000_000_000);
+        assert_eq!(a.proxy_admin_port, 15000);
+        assert_eq!(a.control_plane_auth_policy, "NONE");
+        assert_eq!(a.proxy_log_level, "warning");
+        assert_eq!(a.proxy_component_log_level, "misc:error");
+        assert_eq!(a.dns_refresh_rate, "300s");
+        assert_eq!(a.concurrency, 0);
+        assert!(!a.lightstep_secure && !a.disable_internal_telemetry);
+        assert!(a.control_plane_bootstrap);
+    }
+
+    #[test]
+    fn injector_command_line() {
+        // install/kubernetes/helm/istio/files/injection-template.yaml, as rendered.
+        let (a, ignored) = proxy(&[
+            "proxy", "sidecar", "--domain", "default.svc.cluster.local", "--configPath",
+            "/etc/istio/proxy", "--binaryPath", "/usr/local/bin/envoy", "--serviceCluster",
+            "reviews.default", "--drainDuration", "45s", "--parentShutdownDuration", "1m0s",
+            "--discoveryAddress", "istio-pilot.istio-system:15010", "--zipkinAddress",
+            "zipkin.istio-system:9411", "--proxyLogLevel=warning",
+            "--proxyComponentLogLevel=misc:error", "--dnsRefreshRate", "300s",
+            "--connectTimeout", "10s", "--proxyAdminPort", "15000", "--concurrency", "2",
+            "--controlPlaneAuthPolicy", "NONE", "--statusPort", "15020",
+            "--applicationPorts", "9080", "--trust-domain=cluster.local",
+        ]);
+        assert!(ignored.is_empty(), "{ignored:?}");
+        assert_eq!(a.args, ["sidecar"]);
+        assert_eq!(a.domain, "default.svc.cluster.local");
+        assert_eq!(a.service_cluster, "reviews.default");
+        assert_eq!(a.parent_shutdown_duration, 60_000_000_000);
+        assert_eq!(a.connect_timeout, 10_000_000_000);
+        assert_eq!(a.concurrency, 2);
+        assert_eq!(a.status_port, 15020);
+        assert_eq!(a.application_ports(), ["9080"]);
+        assert_eq!(a.trust_domain, "cluster.local");
+    }
+
+    #[test]
+    fn unknown_flags_are_dropped_as_pflag_does() {
+        let (a, ignored) = proxy(&[
+            "proxy", "--foo=bar", "router", "--unknown", "value", "--serviceCluster", "gw",
+            "--other", "--configPath", "/x", "-v", "2", "--last",
+        ]);
+        assert_eq!(a.args, ["router"]);
+        assert_eq!(a.service_cluster, "gw");
+        assert_eq!(a.config_path, "/x");
+        assert_eq!(ignored, ["--foo=bar", "--unknown", "value", "--other", "-v", "2", "--last"]);
+        // `--foo word` takes the word even when it was meant as the role.
+        let (a, ignored) = proxy(&["proxy", "--foo", "router"]);
+        assert!(a.args.is_empty());
+        assert_eq!(ignored, ["--foo", "router"]);
+        // Flags before the subcommand belong to it too.
+        let (a, _) = proxy(&["--serviceCluster", "x", "proxy", "--log_output_level=default:debug"]);
+        assert_eq!(a.service_cluster, "x");
+        // Other subcommands reject unknown flags.
+        assert!(parse(["pilot-agent", "version", "--foo"]).is_err());
+        assert!(parse(["pilot-agent", "request", "--foo", "GET", "/"]).is_err());
+        // Everything after `--` is positional.
+        let (a, ignored) = proxy(&["proxy", "--", "--foo"]);
+        assert_eq!(a.args, ["--foo"]);
+        assert!(ignored.is_empty());
+    }
+
+    #[test]
+    fn pflag_value_syntax() {
+        let (a, _) = proxy(&[
+            "proxy", "--lightstepSecure", "--controlPlaneBootstrap=false",
+            "--disableInternalTelemetry=T", "--statusPort=0x3aac", "--concurrency", "-1",
+            "--drainDuration=1m30s", "--parentShutdownDuration", "-5s",
+            "--applicationPorts", "80,\"90\"", "--applicationPorts=100", "--ip", "1.1.1.1",
+            "--ip", "2.2.2.2",
+        ]);
+        assert!(a.lightstep_secure && a.disable_internal_telemetry);
+        assert!(!a.control_plane_bootstrap);
+        assert_eq!(a.status_port, 15020);
+        assert_eq!(a.concurrency, -1);
+        assert_eq!(a.drain_duration, 90_000_000_000);
+        assert_eq!(a.parent_shutdown_duration, -5_000_000_000);
+        assert_eq!(a.application_ports(), ["80", "90", "100"]);
+        assert_eq!(a.ip, "2.2.2.2");
+        // A bool flag does not take the next word.
+        let (a, _) = proxy(&["proxy", "--lightstepSecure", "false"]);
+        assert!(a.lightstep_secure);
+        assert_eq!(a.args, ["false"]);
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let err = |args: &[&str]| {
+            let mut argv = vec!["pilot-agent", "proxy"];
+            argv.extend_from_slice(args);
+            parse(argv).unwrap_err().to_string()
+        };
+        let e = err(&["--statusPort", "70000"]);
+        assert!(e.contains("--statusPort") && e.contains("value out of range"), "{e}");
+        let e = err(&["--proxyAdminPort=abc"]);
+        assert!(e.contains("--proxyAdminPort") && e.contains("invalid syntax"), "{e}");
+        let e = err(&["--drainDuration", "45"]);
+        assert!(e.contains("--drainDuration"), "{e}");
+        let e = err(&["--applicationPorts", "80,\"9"]);
+        assert!(e.contains("--applicationPorts"), "{e}");
+        let e = err(&["--lightstepSecure=maybe"]);
+        assert!(e.contains("--lightstepSecure") && e.contains("ParseBool"), "{e}");
+    }
+
+    #[test]
+    fn request_and_version() {
+        let p = parse(["pilot-agent", "request", "GET", "stats"]).unwrap();
+        let Command::Request(r) = p.cli.command else {
+            panic!("not request")
+        };
+        assert_eq!((r.method.as_str(), r.path.as_str(), r.body), ("GET", "stats", None));
+        assert!(parse(["pilot-agent", "request", "GET"]).is_err());
+        let p = parse(["pilot-agent", "version", "-s"]).unwrap();
+        assert!(matches!(p.cli.command, Command::Version(v) if v.short));
+        let p = parse(["pilot-agent", "--log_output_level=default:debug", "version"]).unwrap();
+        assert_eq!(p.cli.log.output_level, "default:debug");
+    }
+
+    #[test]
+    fn csv_and_uint16() {
+        assert_eq!(parse_csv("").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_csv("a,b").unwrap(), ["a", "b"]);
+        assert_eq!(parse_csv("a,,b").unwrap(), ["a", "", "b"]);
+        assert_eq!(parse_csv("\"a,b\",c").unwrap(), ["a,b", "c"]);
+        assert_eq!(parse_csv("\"a\"\"b\"").unwrap(), ["a\"b"]);
+        assert_eq!(parse_csv("a,b\nc,d").unwrap(), ["a", "b"]);
+        assert!(parse_csv("a\"b").unwrap_err().contains("bare \""));
+        assert!(parse_csv("\"ab").unwrap_err().contains("extraneous or missing"));
+        assert_eq!(parse_go_uint16("15020"), Ok(15020));
+        assert_eq!(parse_go_uint16("0x10"), Ok(16));
+        assert_eq!(
+            parse_go_uint16("-1").unwrap_err(),
+            "strconv.ParseUint: parsing \"-1\": invalid syntax"
+        );
+        assert_eq!(
+            parse_go_uint16("65536").unwrap_err(),
+            "strconv.ParseUint: parsing \"65536\": value out of range"
+        );
+    }
+
+    #[test]
+    fn flag_lines_for_the_log() {
+        let p = parse(["pilot-agent", "proxy", "--serviceCluster", "a\"b"]).unwrap();
+        assert!(p.flag_lines.contains(&"FLAG: --serviceCluster=\"a\\\"b\"".to_string()));
+        assert!(p.flag_lines.contains(&"FLAG: --applicationPorts=\"[]\"".to_string()));
+        let mut sorted = p.flag_lines.clone();
+        sorted.sort();
+        assert_eq!(sorted, p.flag_lines);
+    }
+}
