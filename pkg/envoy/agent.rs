@@ -22,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::bootstrap;
 
+/// How long the agent waits for killed epochs to exit.
+const REAP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What an epoch is started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EpochConfig {
@@ -238,6 +241,7 @@ impl<P: Proxy> Agent<P> {
                     };
                     if let Err(RunError::Bootstrap(e)) = result {
                         self.abort_all();
+                        self.reap().await;
                         return Err(Error::Bootstrap(e));
                     }
                     if active == 0 {
@@ -248,6 +252,7 @@ impl<P: Proxy> Agent<P> {
                 }
                 _ = shutdown.cancelled() => {
                     self.terminate().await;
+                    self.reap().await;
                     tracing::info!("Agent has successfully terminated");
                     return Ok(Outcome::Terminated);
                 }
@@ -266,6 +271,23 @@ impl<P: Proxy> Agent<P> {
         tokio::time::sleep(d).await;
         tracing::info!("Graceful termination period complete, terminating remaining proxies.");
         self.abort_all();
+    }
+
+    /// Waits (a bounded time) for the aborted epochs to report their exit, so that no
+    /// process outlives the agent.
+    async fn reap(&mut self) {
+        let deadline = tokio::time::Instant::now() + REAP_TIMEOUT;
+        while !self.inner.state().active.is_empty() {
+            match tokio::time::timeout_at(deadline, self.exits.recv()).await {
+                Ok(Some(report)) => {
+                    self.inner.state().active.remove(&report.epoch);
+                }
+                _ => {
+                    tracing::warn!("epochs still running after abort: {:?}", self.handle().active_epochs());
+                    return;
+                }
+            }
+        }
     }
 
     fn abort_all(&self) {
@@ -447,7 +469,11 @@ mod tests {
         stop.cancel();
         assert!(matches!(run.await.unwrap(), Ok(Outcome::Terminated)));
         assert_eq!(fake.started(), [(0, certs("a")), (1, EpochConfig::Drain)]);
-        until("both aborted", || fake.cleaned.lock().unwrap().len() == 2).await;
+        // Both epochs were killed and had exited when the agent returned.
+        let mut cleaned = fake.cleaned.lock().unwrap().clone();
+        cleaned.sort();
+        assert_eq!(cleaned, [0, 1]);
+        assert!(h.active_epochs().is_empty());
     }
 
     #[tokio::test]
