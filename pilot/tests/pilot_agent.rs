@@ -218,7 +218,10 @@ fn start(admin_port: u16, run: Run<'_>) -> Agent {
         "10.1.2.3".into(),
     ];
     if run.custom_config {
-        args.extend(["--customConfigFile".into(), custom.to_string_lossy().into_owned()]);
+        args.extend([
+            "--customConfigFile".into(),
+            custom.to_string_lossy().into_owned(),
+        ]);
     }
     args.extend(run.args);
     let mut cmd = Command::new(BIN);
@@ -266,7 +269,10 @@ async fn http(method: &str, addr: &str, path: &str, headers: &[(&str, &str)]) ->
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -282,7 +288,10 @@ async fn until_status(addr: &str, path: &str, want: u16) -> String {
             }
             assert!(Instant::now() < deadline, "{path}: {status} {body}");
         }
-        assert!(Instant::now() < deadline, "{path}: status port {addr} not open");
+        assert!(
+            Instant::now() < deadline,
+            "{path}: status port {addr} not open"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -350,12 +359,18 @@ async fn envoy_command_line_and_hot_restart_on_certificate_change() {
     std::fs::write(agent.certs_dir().join("key.pem"), "key.pem v2").unwrap();
     let argv1 = agent.wait_argv(1, Duration::from_secs(40)).await;
     assert_eq!(argv1[3], "1");
-    assert_eq!(argv1[17], "[Envoy (Epoch 1)] [%Y-%m-%d %T.%e][%t][%l][%n] %v");
+    assert_eq!(
+        argv1[17],
+        "[Envoy (Epoch 1)] [%Y-%m-%d %T.%e][%t][%l][%n] %v"
+    );
     assert_eq!(argv1[..3], argv[..3]);
     assert_eq!(argv1[4..17], argv[4..17]);
     assert!(agent.argv(2).is_none());
     let log = agent.log();
-    assert!(log.contains("Received new config, creating new Envoy epoch 1"), "{log}");
+    assert!(
+        log.contains("Received new config, creating new Envoy epoch 1"),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -486,12 +501,21 @@ async fn app_probes_are_rewritten_to_the_application() {
     let headers = seen.lock().unwrap().last().cloned().unwrap();
     assert_eq!(headers["x-custom"], "yes");
     assert_eq!(headers["user-agent"], "kube-probe/1.16");
-    assert_eq!(http("GET", &addr, "/app-health/web/readyz", &[]).await.0, 503);
+    assert_eq!(
+        http("GET", &addr, "/app-health/web/readyz", &[]).await.0,
+        503
+    );
     assert_eq!(http("GET", &addr, "/app-health/db/livez", &[]).await.0, 200);
-    assert_eq!(http("GET", &addr, "/app-health/db/readyz", &[]).await.0, 500);
+    assert_eq!(
+        http("GET", &addr, "/app-health/db/readyz", &[]).await.0,
+        500
+    );
     assert_eq!(
         http("GET", &addr, "/app-health/other/livez", &[]).await,
-        (400, "app prober config does not exists for /app-health/other/livez".into())
+        (
+            400,
+            "app prober config does not exists for /app-health/other/livez".into()
+        )
     );
 }
 
@@ -651,8 +675,9 @@ async fn request_goes_to_envoy_admin() {
     .unwrap();
     assert_eq!(out.status.code(), Some(255));
     assert!(out.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&out.stderr)
-        .contains("received unsuccessful status code 500: no"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("received unsuccessful status code 500: no")
+    );
 }
 
 #[test]
@@ -660,19 +685,49 @@ fn version_and_help() {
     let out = Command::new(BIN).args(["version", "-s"]).output().unwrap();
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
-    let out = Command::new(BIN).args(["proxy", "--help"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["proxy", "--help"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
-        "--serviceregistry", "--ip", "--id", "--domain", "--trust-domain", "--pilotIdentity",
-        "--mixerIdentity", "--statusPort", "--applicationPorts", "--configPath", "--binaryPath",
-        "--serviceCluster", "--drainDuration", "--parentShutdownDuration", "--discoveryAddress",
-        "--zipkinAddress", "--lightstepAddress", "--lightstepAccessToken", "--lightstepSecure",
-        "--lightstepCacertPath", "--datadogAgentAddress", "--connectTimeout", "--statsdUdpAddress",
-        "--envoyMetricsService", "--envoyAccessLogService", "--proxyAdminPort",
-        "--controlPlaneAuthPolicy", "--customConfigFile", "--proxyLogLevel",
-        "--proxyComponentLogLevel", "--dnsRefreshRate", "--concurrency", "--templateFile",
-        "--disableInternalTelemetry", "--controlPlaneBootstrap", "--log_output_level",
+        "--serviceregistry",
+        "--ip",
+        "--id",
+        "--domain",
+        "--trust-domain",
+        "--pilotIdentity",
+        "--mixerIdentity",
+        "--statusPort",
+        "--applicationPorts",
+        "--configPath",
+        "--binaryPath",
+        "--serviceCluster",
+        "--drainDuration",
+        "--parentShutdownDuration",
+        "--discoveryAddress",
+        "--zipkinAddress",
+        "--lightstepAddress",
+        "--lightstepAccessToken",
+        "--lightstepSecure",
+        "--lightstepCacertPath",
+        "--datadogAgentAddress",
+        "--connectTimeout",
+        "--statsdUdpAddress",
+        "--envoyMetricsService",
+        "--envoyAccessLogService",
+        "--proxyAdminPort",
+        "--controlPlaneAuthPolicy",
+        "--customConfigFile",
+        "--proxyLogLevel",
+        "--proxyComponentLogLevel",
+        "--dnsRefreshRate",
+        "--concurrency",
+        "--templateFile",
+        "--disableInternalTelemetry",
+        "--controlPlaneBootstrap",
+        "--log_output_level",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }

@@ -96,11 +96,7 @@ pub async fn request(
 }
 
 /// Sends `req` over an established connection (plain TCP or TLS) and reads the response.
-pub async fn send<S>(
-    address: &str,
-    stream: S,
-    req: Request<FullBody>,
-) -> Result<Response, Error>
+pub async fn send<S>(address: &str, stream: S, req: Request<FullBody>) -> Result<Response, Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -114,15 +110,13 @@ where
     let driver = tokio::spawn(async move {
         let _ = conn.await;
     });
-    let resp = sender.send_request(req).await
-        .map_err(http)?;
+    let resp = sender.send_request(req).await.map_err(http)?;
     let status = resp.status();
     let mut body = resp.into_body();
     let mut buf = BytesMut::new();
-    while let Some(frame) = std::future::poll_fn(|cx| {
-        hyper::body::Body::poll_frame(std::pin::Pin::new(&mut body), cx)
-    })
-    .await
+    while let Some(frame) =
+        std::future::poll_fn(|cx| hyper::body::Body::poll_frame(std::pin::Pin::new(&mut body), cx))
+            .await
     {
         if let Ok(data) = frame.map_err(http)?.into_data() {
             buf.extend_from_slice(&data);
@@ -280,7 +274,10 @@ mod tests {
         assert_eq!((r.status.as_u16(), r.text().as_str()), (200, "hello world"));
         let req = task.await.unwrap();
         assert!(req.starts_with("GET /stats HTTP/1.1\r\n"), "{req}");
-        assert!(req.to_ascii_lowercase().contains("connection: close"), "{req}");
+        assert!(
+            req.to_ascii_lowercase().contains("connection: close"),
+            "{req}"
+        );
     }
 
     #[tokio::test]

@@ -283,7 +283,10 @@ impl<P: Proxy> Agent<P> {
                     self.inner.state().active.remove(&report.epoch);
                 }
                 _ => {
-                    tracing::warn!("epochs still running after abort: {:?}", self.handle().active_epochs());
+                    tracing::warn!(
+                        "epochs still running after abort: {:?}",
+                        self.handle().active_epochs()
+                    );
                     return;
                 }
             }
@@ -312,7 +315,9 @@ impl<P: Proxy> Handle<P> {
             if st.current_config.as_ref() == Some(&config) {
                 return;
             }
-            let previous = (!st.active.is_empty()).then_some(st.current_epoch).flatten();
+            let previous = (!st.active.is_empty())
+                .then_some(st.current_epoch)
+                .flatten();
             let epoch = st.current_epoch.map_or(0, |e| e + 1);
             tracing::info!("Received new config, creating new Envoy epoch {epoch}");
             st.current_epoch = Some(epoch);
@@ -440,10 +445,7 @@ mod tests {
         until("epoch 0 gone", || h.active_epochs() == [1]).await;
         assert!(!run.is_finished());
         // The last epoch dies: the agent returns its result, and restarts nothing.
-        fake.exit(
-            1,
-            Err(RunError::Exit(ExitStatus::from_raw(3 << 8))),
-        );
+        fake.exit(1, Err(RunError::Exit(ExitStatus::from_raw(3 << 8))));
         let outcome = run.await.unwrap().unwrap();
         match outcome {
             Outcome::Exited {
@@ -521,9 +523,18 @@ mod tests {
 
     #[test]
     fn go_exit_texts() {
-        assert_eq!(exit_status_text(&ExitStatus::from_raw(1 << 8)), "exit status 1");
+        assert_eq!(
+            exit_status_text(&ExitStatus::from_raw(1 << 8)),
+            "exit status 1"
+        );
         assert_eq!(exit_status_text(&ExitStatus::from_raw(9)), "signal: killed");
-        assert_eq!(exit_status_text(&ExitStatus::from_raw(11)), "signal: segmentation fault");
-        assert_eq!(exit_status_text(&ExitStatus::from_raw(40)), "signal: signal 40");
+        assert_eq!(
+            exit_status_text(&ExitStatus::from_raw(11)),
+            "signal: segmentation fault"
+        );
+        assert_eq!(
+            exit_status_text(&ExitStatus::from_raw(40)),
+            "signal: signal 40"
+        );
     }
 }

@@ -211,8 +211,14 @@ mod tests {
             ("PATH", "/bin"),
             ("ISTIO_META_CLUSTER_ID", "Kubernetes"),
             ("ISTIO_META_WORKLOAD_NAME", "reviews-v1"),
-            ("ISTIO_METAJSON_LABELS", r#"{"app":"reviews","version":"v1"}"#),
-            ("ISTIO_METAJSON_ANNOTATIONS", r#"{"sidecar.istio.io/status":"x"}"#),
+            (
+                "ISTIO_METAJSON_LABELS",
+                r#"{"app":"reviews","version":"v1"}"#,
+            ),
+            (
+                "ISTIO_METAJSON_ANNOTATIONS",
+                r#"{"sidecar.istio.io/status":"x"}"#,
+            ),
             ("ISTIO_META_CLUSTER_ID", "second"),
         ];
         let m = NodeMetadata::from_env(env).unwrap();

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::admin;
 use super::agent::{EpochConfig, Proxy, RunError};
 use super::bootstrap::{self, BootstrapWriter};
-use super::admin;
 use crate::gostr;
 
 /// The bootstrap Envoy is hot-restarted into when pilot-agent shuts down: no listeners, so
@@ -201,8 +201,7 @@ impl Proxy for Envoy {
 /// Whether the proxy runs IPv6 only: no address of the node is IPv4 (addresses that do not
 /// parse are skipped).
 pub fn is_ipv6_proxy(ips: &[String]) -> bool {
-    !ips
-        .iter()
+    !ips.iter()
         .filter_map(|ip| gostr::parse_ip(ip))
         .any(|ip| gostr::is_ipv4(&ip))
 }
@@ -308,7 +307,8 @@ mod tests {
 
     #[test]
     fn ipv6_detection() {
-        let v = |ips: &[&str]| is_ipv6_proxy(&ips.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let v =
+            |ips: &[&str]| is_ipv6_proxy(&ips.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert!(v(&["::1", "fd00::2"]));
         assert!(!v(&["fd00::2", "10.0.0.1"]));
         assert!(!v(&["::ffff:10.0.0.1"]));
@@ -349,29 +349,29 @@ mod tests {
         });
         let abort = CancellationToken::new();
         let certs = EpochConfig::Certs(vec![]);
-        let (r, ()) = tokio::join!(
-            e.run(&certs, 0, abort.clone()),
-            async {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                abort.cancel();
-            }
-        );
+        let (r, ()) = tokio::join!(e.run(&certs, 0, abort.clone()), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            abort.cancel();
+        });
         assert!(matches!(r, Err(RunError::Aborted)));
         let e = envoy(|c| {
             c.bootstrap.proxy.custom_config_file = "exit 7".into();
             c.bootstrap.proxy.binary_path = "/bin/sh".into();
         });
-        let r = e.run(&EpochConfig::Certs(vec![]), 0, CancellationToken::new()).await;
+        let r = e
+            .run(&EpochConfig::Certs(vec![]), 0, CancellationToken::new())
+            .await;
         assert_eq!(r.unwrap_err().to_string(), "exit status 7");
         let e = envoy(|c| {
             c.bootstrap.proxy.custom_config_file = "/dev/null".into();
             c.bootstrap.proxy.binary_path = "/nonexistent/envoy".into();
         });
-        let r = e.run(&EpochConfig::Certs(vec![]), 0, CancellationToken::new()).await;
-        assert!(
-            r.unwrap_err()
-                .to_string()
-                .starts_with("fork/exec /nonexistent/envoy: "),
-        );
+        let r = e
+            .run(&EpochConfig::Certs(vec![]), 0, CancellationToken::new())
+            .await;
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .starts_with("fork/exec /nonexistent/envoy: "),);
     }
 }

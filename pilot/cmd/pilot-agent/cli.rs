@@ -58,26 +58,60 @@ pub struct ProxyArgs {
     #[arg(value_name = "ROLE", num_args = 0.., allow_hyphen_values = false)]
     pub args: Vec<String>,
 
-    #[arg(long = "serviceregistry", default_value = "Kubernetes", allow_hyphen_values = true,
-        help = "Select the platform for service registry, options are {Kubernetes, Consul, Mock}")]
+    #[arg(
+        long = "serviceregistry",
+        default_value = "Kubernetes",
+        allow_hyphen_values = true,
+        help = "Select the platform for service registry, options are {Kubernetes, Consul, Mock}"
+    )]
     pub service_registry: String,
-    #[arg(long = "ip", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Proxy IP address. If not provided uses ${INSTANCE_IP} environment variable.")]
+    #[arg(
+        long = "ip",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Proxy IP address. If not provided uses ${INSTANCE_IP} environment variable."
+    )]
     pub ip: String,
-    #[arg(long = "id", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Proxy unique ID. If not provided uses ${POD_NAME}.${POD_NAMESPACE} from environment variables")]
+    #[arg(
+        long = "id",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Proxy unique ID. If not provided uses ${POD_NAME}.${POD_NAMESPACE} from environment variables"
+    )]
     pub id: String,
-    #[arg(long = "domain", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "DNS domain suffix. If not provided uses ${POD_NAMESPACE}.svc.cluster.local")]
+    #[arg(
+        long = "domain",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "DNS domain suffix. If not provided uses ${POD_NAMESPACE}.svc.cluster.local"
+    )]
     pub domain: String,
-    #[arg(long = "trust-domain", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "The domain to use for identities")]
+    #[arg(
+        long = "trust-domain",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "The domain to use for identities"
+    )]
     pub trust_domain: String,
-    #[arg(long = "pilotIdentity", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "The identity used as the suffix for pilot's spiffe SAN ")]
+    #[arg(
+        long = "pilotIdentity",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "The identity used as the suffix for pilot's spiffe SAN "
+    )]
     pub pilot_identity: String,
-    #[arg(long = "mixerIdentity", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "The identity used as the suffix for mixer's spiffe SAN. This would only be used by pilot all other proxy would get this value from pilot")]
+    #[arg(
+        long = "mixerIdentity",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "The identity used as the suffix for mixer's spiffe SAN. This would only be used by pilot all other proxy would get this value from pilot"
+    )]
     pub mixer_identity: String,
     #[arg(long = "statusPort", default_value = "0", value_parser = parse_go_uint16, allow_hyphen_values = true,
         help = "HTTP Port on which to serve pilot agent status. If zero, agent status will not be provided.")]
@@ -86,14 +120,26 @@ pub struct ProxyArgs {
     #[arg(long = "applicationPorts", action = ArgAction::Append, value_parser = parse_csv, allow_hyphen_values = true,
         help = "Ports exposed by the application. Used to determine that Envoy is configured and ready to receive traffic.")]
     pub application_ports: Vec<Vec<String>>,
-    #[arg(long = "configPath", default_value = "/etc/istio/proxy", allow_hyphen_values = true,
-        help = "Path to the generated configuration file directory")]
+    #[arg(
+        long = "configPath",
+        default_value = "/etc/istio/proxy",
+        allow_hyphen_values = true,
+        help = "Path to the generated configuration file directory"
+    )]
     pub config_path: String,
-    #[arg(long = "binaryPath", default_value = "/usr/local/bin/envoy", allow_hyphen_values = true,
-        help = "Path to the proxy binary")]
+    #[arg(
+        long = "binaryPath",
+        default_value = "/usr/local/bin/envoy",
+        allow_hyphen_values = true,
+        help = "Path to the proxy binary"
+    )]
     pub binary_path: String,
-    #[arg(long = "serviceCluster", default_value = "istio-proxy", allow_hyphen_values = true,
-        help = "Service cluster")]
+    #[arg(
+        long = "serviceCluster",
+        default_value = "istio-proxy",
+        allow_hyphen_values = true,
+        help = "Service cluster"
+    )]
     pub service_cluster: String,
     #[arg(long = "drainDuration", default_value = "45s", value_parser = parse_go_duration, allow_hyphen_values = true,
         help = "The time in seconds that Envoy will drain connections during a hot restart")]
@@ -101,63 +147,133 @@ pub struct ProxyArgs {
     #[arg(long = "parentShutdownDuration", default_value = "1m0s", value_parser = parse_go_duration, allow_hyphen_values = true,
         help = "The time in seconds that Envoy will wait before shutting down the parent process during a hot restart")]
     pub parent_shutdown_duration: i64,
-    #[arg(long = "discoveryAddress", default_value = "istio-pilot:15010", allow_hyphen_values = true,
-        help = "Address of the discovery service exposing xDS (e.g. istio-pilot:8080)")]
+    #[arg(
+        long = "discoveryAddress",
+        default_value = "istio-pilot:15010",
+        allow_hyphen_values = true,
+        help = "Address of the discovery service exposing xDS (e.g. istio-pilot:8080)"
+    )]
     pub discovery_address: String,
-    #[arg(long = "zipkinAddress", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Address of the Zipkin service (e.g. zipkin:9411)")]
+    #[arg(
+        long = "zipkinAddress",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Address of the Zipkin service (e.g. zipkin:9411)"
+    )]
     pub zipkin_address: String,
-    #[arg(long = "lightstepAddress", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Address of the LightStep Satellite pool")]
+    #[arg(
+        long = "lightstepAddress",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Address of the LightStep Satellite pool"
+    )]
     pub lightstep_address: String,
-    #[arg(long = "lightstepAccessToken", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Access Token for LightStep Satellite pool")]
+    #[arg(
+        long = "lightstepAccessToken",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Access Token for LightStep Satellite pool"
+    )]
     pub lightstep_access_token: String,
     #[arg(long = "lightstepSecure", value_name = "BOOL", num_args = 0..=1, require_equals = true,
         default_missing_value = "true", default_value = "false", value_parser = parse_go_bool,
         action = ArgAction::Set, help = "Should connection to the LightStep Satellite pool be secure")]
     pub lightstep_secure: bool,
-    #[arg(long = "lightstepCacertPath", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Path to the trusted cacert used to authenticate the pool")]
+    #[arg(
+        long = "lightstepCacertPath",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Path to the trusted cacert used to authenticate the pool"
+    )]
     pub lightstep_cacert_path: String,
-    #[arg(long = "datadogAgentAddress", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Address of the Datadog Agent")]
+    #[arg(
+        long = "datadogAgentAddress",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Address of the Datadog Agent"
+    )]
     pub datadog_agent_address: String,
     #[arg(long = "connectTimeout", default_value = "1s", value_parser = parse_go_duration, allow_hyphen_values = true,
         help = "Connection timeout used by Envoy for supporting services")]
     pub connect_timeout: i64,
-    #[arg(long = "statsdUdpAddress", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "IP Address and Port of a statsd UDP listener (e.g. 10.75.241.127:9125)")]
+    #[arg(
+        long = "statsdUdpAddress",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "IP Address and Port of a statsd UDP listener (e.g. 10.75.241.127:9125)"
+    )]
     pub statsd_udp_address: String,
-    #[arg(long = "envoyMetricsService", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Settings of an Envoy gRPC Metrics Service API implementation")]
+    #[arg(
+        long = "envoyMetricsService",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Settings of an Envoy gRPC Metrics Service API implementation"
+    )]
     pub envoy_metrics_service: String,
-    #[arg(long = "envoyAccessLogService", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Settings of an Envoy gRPC Access Log Service API implementation")]
+    #[arg(
+        long = "envoyAccessLogService",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Settings of an Envoy gRPC Access Log Service API implementation"
+    )]
     pub envoy_access_log_service: String,
     #[arg(long = "proxyAdminPort", default_value = "15000", value_parser = parse_go_uint16, allow_hyphen_values = true,
         help = "Port on which Envoy should listen for administrative commands")]
     pub proxy_admin_port: u16,
-    #[arg(long = "controlPlaneAuthPolicy", default_value = "NONE", allow_hyphen_values = true,
-        help = "Control Plane Authentication Policy")]
+    #[arg(
+        long = "controlPlaneAuthPolicy",
+        default_value = "NONE",
+        allow_hyphen_values = true,
+        help = "Control Plane Authentication Policy"
+    )]
     pub control_plane_auth_policy: String,
-    #[arg(long = "customConfigFile", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Path to the custom configuration file")]
+    #[arg(
+        long = "customConfigFile",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Path to the custom configuration file"
+    )]
     pub custom_config_file: String,
-    #[arg(long = "proxyLogLevel", default_value = "warning", allow_hyphen_values = true,
-        help = "The log level used to start the Envoy proxy (choose from {trace, debug, info, warning, error, critical, off})")]
+    #[arg(
+        long = "proxyLogLevel",
+        default_value = "warning",
+        allow_hyphen_values = true,
+        help = "The log level used to start the Envoy proxy (choose from {trace, debug, info, warning, error, critical, off})"
+    )]
     pub proxy_log_level: String,
-    #[arg(long = "proxyComponentLogLevel", default_value = "misc:error", allow_hyphen_values = true,
-        help = "The component log level used to start the Envoy proxy")]
+    #[arg(
+        long = "proxyComponentLogLevel",
+        default_value = "misc:error",
+        allow_hyphen_values = true,
+        help = "The component log level used to start the Envoy proxy"
+    )]
     pub proxy_component_log_level: String,
-    #[arg(long = "dnsRefreshRate", default_value = "300s", allow_hyphen_values = true,
-        help = "The dns_refresh_rate for bootstrap STRICT_DNS clusters")]
+    #[arg(
+        long = "dnsRefreshRate",
+        default_value = "300s",
+        allow_hyphen_values = true,
+        help = "The dns_refresh_rate for bootstrap STRICT_DNS clusters"
+    )]
     pub dns_refresh_rate: String,
     #[arg(long = "concurrency", default_value = "0", value_parser = parse_go_int, allow_hyphen_values = true,
         help = "number of worker threads to run")]
     pub concurrency: i64,
-    #[arg(long = "templateFile", default_value = "", hide_default_value = true, allow_hyphen_values = true,
-        help = "Go template bootstrap config")]
+    #[arg(
+        long = "templateFile",
+        default_value = "",
+        hide_default_value = true,
+        allow_hyphen_values = true,
+        help = "Go template bootstrap config"
+    )]
     pub template_file: String,
     #[arg(long = "disableInternalTelemetry", value_name = "BOOL", num_args = 0..=1, require_equals = true,
         default_missing_value = "true", default_value = "false", value_parser = parse_go_bool,
@@ -184,8 +300,12 @@ pub fn parse_go_uint16(s: &str) -> Result<u16, String> {
         return Err(syntax());
     }
     let v = parse_go_int(s).map_err(|e| e.replace("strconv.ParseInt", "strconv.ParseUint"))?;
-    u16::try_from(v)
-        .map_err(|_| format!("strconv.ParseUint: parsing {}: value out of range", quote(s)))
+    u16::try_from(v).map_err(|_| {
+        format!(
+            "strconv.ParseUint: parsing {}: value out of range",
+            quote(s)
+        )
+    })
 }
 
 /// One record of Go's `encoding/csv` (pflag's string slices): comma-separated fields, a field
@@ -488,15 +608,41 @@ mod tests {
     fn injector_command_line() {
         // install/kubernetes/helm/istio/files/injection-template.yaml, as rendered.
         let (a, ignored) = proxy(&[
-            "proxy", "sidecar", "--domain", "default.svc.cluster.local", "--configPath",
-            "/etc/istio/proxy", "--binaryPath", "/usr/local/bin/envoy", "--serviceCluster",
-            "reviews.default", "--drainDuration", "45s", "--parentShutdownDuration", "1m0s",
-            "--discoveryAddress", "istio-pilot.istio-system:15010", "--zipkinAddress",
-            "zipkin.istio-system:9411", "--proxyLogLevel=warning",
-            "--proxyComponentLogLevel=misc:error", "--dnsRefreshRate", "300s",
-            "--connectTimeout", "10s", "--proxyAdminPort", "15000", "--concurrency", "2",
-            "--controlPlaneAuthPolicy", "NONE", "--statusPort", "15020",
-            "--applicationPorts", "9080", "--trust-domain=cluster.local",
+            "proxy",
+            "sidecar",
+            "--domain",
+            "default.svc.cluster.local",
+            "--configPath",
+            "/etc/istio/proxy",
+            "--binaryPath",
+            "/usr/local/bin/envoy",
+            "--serviceCluster",
+            "reviews.default",
+            "--drainDuration",
+            "45s",
+            "--parentShutdownDuration",
+            "1m0s",
+            "--discoveryAddress",
+            "istio-pilot.istio-system:15010",
+            "--zipkinAddress",
+            "zipkin.istio-system:9411",
+            "--proxyLogLevel=warning",
+            "--proxyComponentLogLevel=misc:error",
+            "--dnsRefreshRate",
+            "300s",
+            "--connectTimeout",
+            "10s",
+            "--proxyAdminPort",
+            "15000",
+            "--concurrency",
+            "2",
+            "--controlPlaneAuthPolicy",
+            "NONE",
+            "--statusPort",
+            "15020",
+            "--applicationPorts",
+            "9080",
+            "--trust-domain=cluster.local",
         ]);
         assert!(ignored.is_empty(), "{ignored:?}");
         assert_eq!(a.args, ["sidecar"]);
@@ -513,19 +659,46 @@ mod tests {
     #[test]
     fn unknown_flags_are_dropped_as_pflag_does() {
         let (a, ignored) = proxy(&[
-            "proxy", "--foo=bar", "router", "--unknown", "value", "--serviceCluster", "gw",
-            "--other", "--configPath", "/x", "-v", "2", "--last",
+            "proxy",
+            "--foo=bar",
+            "router",
+            "--unknown",
+            "value",
+            "--serviceCluster",
+            "gw",
+            "--other",
+            "--configPath",
+            "/x",
+            "-v",
+            "2",
+            "--last",
         ]);
         assert_eq!(a.args, ["router"]);
         assert_eq!(a.service_cluster, "gw");
         assert_eq!(a.config_path, "/x");
-        assert_eq!(ignored, ["--foo=bar", "--unknown", "value", "--other", "-v", "2", "--last"]);
+        assert_eq!(
+            ignored,
+            [
+                "--foo=bar",
+                "--unknown",
+                "value",
+                "--other",
+                "-v",
+                "2",
+                "--last"
+            ]
+        );
         // `--foo word` takes the word even when it was meant as the role.
         let (a, ignored) = proxy(&["proxy", "--foo", "router"]);
         assert!(a.args.is_empty());
         assert_eq!(ignored, ["--foo", "router"]);
         // Flags before the subcommand belong to it too.
-        let (a, _) = proxy(&["--serviceCluster", "x", "proxy", "--log_output_level=default:debug"]);
+        let (a, _) = proxy(&[
+            "--serviceCluster",
+            "x",
+            "proxy",
+            "--log_output_level=default:debug",
+        ]);
         assert_eq!(a.service_cluster, "x");
         // Other subcommands reject unknown flags.
         assert!(parse(["pilot-agent", "version", "--foo"]).is_err());
@@ -539,11 +712,23 @@ mod tests {
     #[test]
     fn pflag_value_syntax() {
         let (a, _) = proxy(&[
-            "proxy", "--lightstepSecure", "--controlPlaneBootstrap=false",
-            "--disableInternalTelemetry=T", "--statusPort=0x3aac", "--concurrency", "-1",
-            "--drainDuration=1m30s", "--parentShutdownDuration", "-5s",
-            "--applicationPorts", "80,\"90\"", "--applicationPorts=100", "--ip", "1.1.1.1",
-            "--ip", "2.2.2.2",
+            "proxy",
+            "--lightstepSecure",
+            "--controlPlaneBootstrap=false",
+            "--disableInternalTelemetry=T",
+            "--statusPort=0x3aac",
+            "--concurrency",
+            "-1",
+            "--drainDuration=1m30s",
+            "--parentShutdownDuration",
+            "-5s",
+            "--applicationPorts",
+            "80,\"90\"",
+            "--applicationPorts=100",
+            "--ip",
+            "1.1.1.1",
+            "--ip",
+            "2.2.2.2",
         ]);
         assert!(a.lightstep_secure && a.disable_internal_telemetry);
         assert!(!a.control_plane_bootstrap);
@@ -567,15 +752,24 @@ mod tests {
             parse(argv).unwrap_err().to_string()
         };
         let e = err(&["--statusPort", "70000"]);
-        assert!(e.contains("--statusPort") && e.contains("value out of range"), "{e}");
+        assert!(
+            e.contains("--statusPort") && e.contains("value out of range"),
+            "{e}"
+        );
         let e = err(&["--proxyAdminPort=abc"]);
-        assert!(e.contains("--proxyAdminPort") && e.contains("invalid syntax"), "{e}");
+        assert!(
+            e.contains("--proxyAdminPort") && e.contains("invalid syntax"),
+            "{e}"
+        );
         let e = err(&["--drainDuration", "45"]);
         assert!(e.contains("--drainDuration"), "{e}");
         let e = err(&["--applicationPorts", "80,\"9"]);
         assert!(e.contains("--applicationPorts"), "{e}");
         let e = err(&["--lightstepSecure=maybe"]);
-        assert!(e.contains("--lightstepSecure") && e.contains("ParseBool"), "{e}");
+        assert!(
+            e.contains("--lightstepSecure") && e.contains("ParseBool"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -584,7 +778,10 @@ mod tests {
         let Command::Request(r) = p.cli.command else {
             panic!("not request")
         };
-        assert_eq!((r.method.as_str(), r.path.as_str(), r.body), ("GET", "stats", None));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str(), r.body),
+            ("GET", "stats", None)
+        );
         assert!(parse(["pilot-agent", "request", "GET"]).is_err());
         let p = parse(["pilot-agent", "version", "-s"]).unwrap();
         assert!(matches!(p.cli.command, Command::Version(v) if v.short));
@@ -601,7 +798,9 @@ mod tests {
         assert_eq!(parse_csv("\"a\"\"b\"").unwrap(), ["a\"b"]);
         assert_eq!(parse_csv("a,b\nc,d").unwrap(), ["a", "b"]);
         assert!(parse_csv("a\"b").unwrap_err().contains("bare \""));
-        assert!(parse_csv("\"ab").unwrap_err().contains("extraneous or missing"));
+        assert!(parse_csv("\"ab")
+            .unwrap_err()
+            .contains("extraneous or missing"));
         assert_eq!(parse_go_uint16("15020"), Ok(15020));
         assert_eq!(parse_go_uint16("0x10"), Ok(16));
         assert_eq!(
@@ -617,8 +816,12 @@ mod tests {
     #[test]
     fn flag_lines_for_the_log() {
         let p = parse(["pilot-agent", "proxy", "--serviceCluster", "a\"b"]).unwrap();
-        assert!(p.flag_lines.contains(&"FLAG: --serviceCluster=\"a\\\"b\"".to_string()));
-        assert!(p.flag_lines.contains(&"FLAG: --applicationPorts=\"[]\"".to_string()));
+        assert!(p
+            .flag_lines
+            .contains(&"FLAG: --serviceCluster=\"a\\\"b\"".to_string()));
+        assert!(p
+            .flag_lines
+            .contains(&"FLAG: --applicationPorts=\"[]\"".to_string()));
         let mut sorted = p.flag_lines.clone();
         sorted.sort();
         assert_eq!(sorted, p.flag_lines);

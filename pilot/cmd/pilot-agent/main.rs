@@ -16,9 +16,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use istio_pilot::request;
-use istio_pkg::envoy::{
-    bootstrap, proxy::DRAIN_FILE, watcher, Agent, Envoy, EnvoyConfig, Outcome,
-};
+use istio_pkg::envoy::{bootstrap, proxy::DRAIN_FILE, watcher, Agent, Envoy, EnvoyConfig, Outcome};
 use istio_pkg::{log, version};
 
 use cli::{Command, ProxyArgs};

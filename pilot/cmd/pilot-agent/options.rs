@@ -13,13 +13,13 @@ use istio_api::istio::mesh::v1alpha1::{
     AuthenticationPolicy, ProxyConfig, RemoteService, Tracing,
 };
 use istio_api::istio::networking::v1alpha3::tls_settings::TlSmode;
+use istio_pilot::model::context::NodeType;
 use istio_pkg::config::constants;
 use istio_pkg::config::mesh::default_proxy_config;
 use istio_pkg::config::protojson::{self, UnknownFields};
 use istio_pkg::config::validation::validate_proxy_config;
 use istio_pkg::envoy::bootstrap::NodeMetadata;
 use istio_pkg::gostr;
-use istio_pilot::model::context::NodeType;
 
 use crate::cli::ProxyArgs;
 use crate::status;
@@ -67,7 +67,8 @@ impl AgentEnv {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> AgentEnv {
         let mut warnings = Vec::new();
         let string = |k: &str, d: &str| lookup(k).unwrap_or_else(|| d.to_owned());
-        let mut boolean = |k: &str, d: bool| match lookup(k) {
+        let mut boolean = |k: &str, d: bool| {
+            match lookup(k) {
             None => d,
             Some(v) => gostr::parse_go_bool(&v).unwrap_or_else(|_| {
                 warnings.push(format!(
@@ -75,12 +76,14 @@ impl AgentEnv {
                 ));
                 d
             }),
+        }
         };
         let sds_enabled = boolean("SDS_ENABLED", false);
         let auto_mtls_enabled = boolean("ISTIO_AUTO_MTLS_ENABLED", false);
         let stackdriver_tracing_enabled = boolean("STACKDRIVER_TRACING_ENABLED", false);
         let stackdriver_tracing_debug = boolean("STACKDRIVER_TRACING_DEBUG", false);
-        let mut int = |k: &str, d: i64| match lookup(k) {
+        let mut int = |k: &str, d: i64| {
+            match lookup(k) {
             None => d,
             Some(v) => gostr::atoi(&v).unwrap_or_else(|_| {
                 warnings.push(format!(
@@ -88,6 +91,7 @@ impl AgentEnv {
                 ));
                 d
             }),
+        }
         };
         let stackdriver_max_annotations = int("STACKDRIVER_TRACING_MAX_NUMBER_OF_ANNOTATIONS", 200);
         let stackdriver_max_attributes = int("STACKDRIVER_TRACING_MAX_NUMBER_OF_ATTRIBUTES", 200);
@@ -253,7 +257,11 @@ pub fn control_plane_san(
 /// The namespace of pilot under mutual TLS, from the discovery address (`istio-pilot:15011`
 /// uses the pod's namespace, `istio-pilot.istio-system:15011` names it, a longer name is a
 /// remote cluster: `ISTIO_NAMESPACE` or istio-system).
-pub fn pilot_namespace(discovery_address: &str, pod_namespace: &str, istio_namespace: &str) -> String {
+pub fn pilot_namespace(
+    discovery_address: &str,
+    pod_namespace: &str,
+    istio_namespace: &str,
+) -> String {
     let host = discovery_address.split(':').next().unwrap_or("");
     let parts: Vec<&str> = host.split('.').collect();
     match parts.len() {
@@ -274,7 +282,10 @@ pub fn parse_application_ports(ports: &[String]) -> anyhow::Result<Vec<u16>> {
             gostr::parse_uint32(p)
                 .and_then(|v| {
                     u16::try_from(v).map_err(|_| {
-                        format!("strconv.ParseUint: parsing {}: value out of range", gostr::quote(p))
+                        format!(
+                            "strconv.ParseUint: parsing {}: value out of range",
+                            gostr::quote(p)
+                        )
                     })
                 })
                 .map_err(|e| anyhow!("invalid --applicationPorts {}: {e}", gostr::quote(p)))
@@ -540,7 +551,6 @@ fn tracing_config(args: &ProxyArgs, env: &AgentEnv) -> Option<Tracing> {
     };
     Some(Tracing {
         tracer: Some(tracer),
-        ..Default::default()
     })
 }
 
@@ -644,7 +654,14 @@ mod tests {
     #[test]
     fn control_plane_sans() {
         // Upstream main_test.go's cases.
-        assert!(control_plane_san(false, "cluster.local", "anything", PILOT_SERVICE_ACCOUNT, "").is_empty());
+        assert!(control_plane_san(
+            false,
+            "cluster.local",
+            "anything",
+            PILOT_SERVICE_ACCOUNT,
+            ""
+        )
+        .is_empty());
         let td = pilot_trust_domain("", "Kubernetes", "", "");
         assert_eq!(
             control_plane_san(true, &td, "anything", PILOT_SERVICE_ACCOUNT, ""),
@@ -678,16 +695,31 @@ mod tests {
 
     #[test]
     fn domains_namespaces_and_ips() {
-        assert_eq!(dns_domain("Kubernetes", "default", ""), "default.svc.cluster.local");
+        assert_eq!(
+            dns_domain("Kubernetes", "default", ""),
+            "default.svc.cluster.local"
+        );
         assert_eq!(dns_domain("Consul", "default", ""), "service.consul");
         assert_eq!(dns_domain("Mock", "default", ""), "");
         assert_eq!(dns_domain("Kubernetes", "default", "x.y"), "x.y");
         assert_eq!(pilot_namespace("istio-pilot:15011", "pod-ns", ""), "pod-ns");
-        assert_eq!(pilot_namespace("istio-pilot.istio-system:15011", "pod-ns", ""), "istio-system");
-        assert_eq!(pilot_namespace("pilot.example.com:15011", "pod-ns", "remote"), "remote");
-        assert_eq!(pilot_namespace("pilot.example.com:15011", "pod-ns", ""), "istio-system");
+        assert_eq!(
+            pilot_namespace("istio-pilot.istio-system:15011", "pod-ns", ""),
+            "istio-system"
+        );
+        assert_eq!(
+            pilot_namespace("pilot.example.com:15011", "pod-ns", "remote"),
+            "remote"
+        );
+        assert_eq!(
+            pilot_namespace("pilot.example.com:15011", "pod-ns", ""),
+            "istio-system"
+        );
         let private: Vec<IpAddr> = vec!["10.0.0.2".parse().unwrap()];
-        assert_eq!(ip_addresses("1.2.3.4", "5.6.7.8", &private), ["1.2.3.4", "10.0.0.2"]);
+        assert_eq!(
+            ip_addresses("1.2.3.4", "5.6.7.8", &private),
+            ["1.2.3.4", "10.0.0.2"]
+        );
         assert_eq!(ip_addresses("", "5.6.7.8", &[]), ["5.6.7.8"]);
         assert_eq!(ip_addresses("", "bogus", &[]), ["127.0.0.1", "::1"]);
         assert!(node_type(&[]).is_ok_and(|t| t == NodeType::Sidecar));
@@ -702,7 +734,10 @@ mod tests {
             id: "pod.ns".into(),
             dns_domain: "ns.svc.cluster.local".into(),
         };
-        assert_eq!(role.service_node(), "sidecar~10.1.1.1~pod.ns~ns.svc.cluster.local");
+        assert_eq!(
+            role.service_node(),
+            "sidecar~10.1.1.1~pod.ns~ns.svc.cluster.local"
+        );
     }
 
     #[test]
@@ -745,14 +780,32 @@ mod tests {
         let t = token.to_str().unwrap();
         let u = format!("unix:{}", uds.display());
         let w = Duration::from_millis(100);
-        assert_eq!(detect_sds(false, true, &u, t, w).await, (false, String::new()));
-        assert_eq!(detect_sds(true, true, &u, t, w).await, (false, String::new()));
+        assert_eq!(
+            detect_sds(false, true, &u, t, w).await,
+            (false, String::new())
+        );
+        assert_eq!(
+            detect_sds(true, true, &u, t, w).await,
+            (false, String::new())
+        );
         std::fs::write(&token, "jwt").unwrap();
-        assert_eq!(detect_sds(true, true, &u, t, w).await, (false, String::new()));
-        assert_eq!(detect_sds(true, false, "unix:", t, w).await, (false, String::new()));
-        assert_eq!(detect_sds(true, false, "host:1", t, w).await, (true, t.to_owned()));
+        assert_eq!(
+            detect_sds(true, true, &u, t, w).await,
+            (false, String::new())
+        );
+        assert_eq!(
+            detect_sds(true, false, "unix:", t, w).await,
+            (false, String::new())
+        );
+        assert_eq!(
+            detect_sds(true, false, "host:1", t, w).await,
+            (true, t.to_owned())
+        );
         std::fs::write(&uds, "").unwrap();
-        assert_eq!(detect_sds(true, false, &u, t, w).await, (true, t.to_owned()));
+        assert_eq!(
+            detect_sds(true, false, &u, t, w).await,
+            (true, t.to_owned())
+        );
         assert_eq!(detect_sds(true, true, &u, t, w).await, (true, t.to_owned()));
     }
 }

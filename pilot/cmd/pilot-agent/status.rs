@@ -107,9 +107,8 @@ fn http_prober(action: &Value, path: &str, timeout: Duration) -> anyhow::Result<
 /// Istio 1.4 injector's format) or a probe with `httpGet` or `tcpSocket` and
 /// `timeoutSeconds` (the format of later injectors).
 pub fn parse_probers(json: &str) -> anyhow::Result<BTreeMap<String, AppProber>> {
-    let decode = |e: String| {
-        anyhow!("failed to decode app http prober err = {e}, json string = {json}")
-    };
+    let decode =
+        |e: String| anyhow!("failed to decode app http prober err = {e}, json string = {json}");
     let doc: Value = serde_json::from_str(json).map_err(|e| decode(e.to_string()))?;
     let Value::Object(map) = doc else {
         return Err(decode("not a JSON object".into()));
@@ -117,7 +116,9 @@ pub fn parse_probers(json: &str) -> anyhow::Result<BTreeMap<String, AppProber>> 
     let mut probers = BTreeMap::new();
     for (path, v) in map {
         if !is_app_prober_path(&path) {
-            bail!(r"invalid key, must be in form of regex pattern ^/app-health/[^\/]+/(livez|readyz)$");
+            bail!(
+                r"invalid key, must be in form of regex pattern ^/app-health/[^\/]+/(livez|readyz)$"
+            );
         }
         let Value::Object(o) = &v else {
             bail!("invalid prober config for {path}: not a JSON object");
@@ -245,7 +246,9 @@ async fn handle_ready(State(st): State<AppState>) -> Response {
 fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
     }
 }
 
@@ -303,8 +306,11 @@ async fn handle_app_probe(State(st): State<AppState>, uri: Uri, headers: HeaderM
                 .unwrap_or_else(|_| Err(format!("timed out after {timeout:?}")))
         }
         AppProber::Tcp { port, timeout } => {
-            match tokio::time::timeout(*timeout, tokio::net::TcpStream::connect(("localhost", *port)))
-                .await
+            match tokio::time::timeout(
+                *timeout,
+                tokio::net::TcpStream::connect(("localhost", *port)),
+            )
+            .await
             {
                 Ok(Ok(_)) => Ok(StatusCode::OK),
                 Ok(Err(e)) => Err(e.to_string()),
@@ -355,8 +361,8 @@ async fn probe_http(
     let resp = match tls {
         None => admin::send(&authority, tcp, req).await,
         Some(config) => {
-            let name = rustls_pki_types::ServerName::try_from("localhost")
-                .map_err(|e| e.to_string())?;
+            let name =
+                rustls_pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
             let stream = tokio_rustls::TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
@@ -451,7 +457,14 @@ mod tests {
                 timeout: DEFAULT_PROBE_TIMEOUT
             }
         );
-        assert!(matches!(p["/app-health/b/readyz"], AppProber::Http { https: true, port: 8443, .. }));
+        assert!(matches!(
+            p["/app-health/b/readyz"],
+            AppProber::Http {
+                https: true,
+                port: 8443,
+                ..
+            }
+        ));
         assert_eq!(
             p["/app-health/c/livez"],
             AppProber::Http {
@@ -509,7 +522,9 @@ mod tests {
             .insert(ConnectInfo(from.parse::<SocketAddr>().unwrap()));
         let resp = router.oneshot(req).await.unwrap();
         let status = resp.status();
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
         (status, String::from_utf8_lossy(&body).into_owned())
     }
 
@@ -526,11 +541,20 @@ mod tests {
         );
         assert_eq!(
             call(r.clone(), Method::GET, "/quitquitquit", "127.0.0.1:5555").await,
-            (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n".into())
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method Not Allowed\n".into()
+            )
         );
         assert!(!quit.is_cancelled());
         assert_eq!(
-            call(r.clone(), Method::POST, "/quitquitquit", "[::ffff:127.0.0.1]:5555").await,
+            call(
+                r.clone(),
+                Method::POST,
+                "/quitquitquit",
+                "[::ffff:127.0.0.1]:5555"
+            )
+            .await,
             (StatusCode::OK, "OK".into())
         );
         assert!(quit.is_cancelled());
@@ -554,6 +578,9 @@ mod tests {
         // Envoy's admin port is closed here: not ready.
         let (status, body) = call(r, Method::GET, "/healthz/ready", "127.0.0.1:1").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(body.starts_with("failed retrieving Envoy stats: "), "{body}");
+        assert!(
+            body.starts_with("failed retrieving Envoy stats: "),
+            "{body}"
+        );
     }
 }

@@ -44,9 +44,17 @@ pub fn parse_stats(text: &str) -> Result<Stats, String> {
     let mut errors = Vec::new();
     let mut slots: [(&str, &mut u64, bool); 4] = [
         (CDS_UPDATES_SUCCESS, &mut stats.cds_updates_success, false),
-        (CDS_UPDATES_REJECTION, &mut stats.cds_updates_rejection, false),
+        (
+            CDS_UPDATES_REJECTION,
+            &mut stats.cds_updates_rejection,
+            false,
+        ),
         (LDS_UPDATES_SUCCESS, &mut stats.lds_updates_success, false),
-        (LDS_UPDATES_REJECTION, &mut stats.lds_updates_rejection, false),
+        (
+            LDS_UPDATES_REJECTION,
+            &mut stats.lds_updates_rejection,
+            false,
+        ),
     ];
     for line in text.split_inclusive('\n') {
         for (name, value, found) in slots.iter_mut() {
@@ -86,7 +94,8 @@ pub fn router_listener_ports(json: &[u8]) -> Result<Vec<u16>, String> {
     let mut ports = Vec::new();
     for l in &statuses {
         let local = l.get("local_address").or_else(|| l.get("localAddress"));
-        let Some(sock) = local.and_then(|a| a.get("socket_address").or_else(|| a.get("socketAddress")))
+        let Some(sock) =
+            local.and_then(|a| a.get("socket_address").or_else(|| a.get("socketAddress")))
         else {
             continue;
         };
