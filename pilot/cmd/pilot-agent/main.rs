@@ -123,15 +123,6 @@ fn private_ips() -> Vec<IpAddr> {
 }
 
 async fn proxy(args: ProxyArgs) -> Result<(), ProxyError> {
-    tracing::info!("Version {}", version::info().long_form());
-    let env = AgentEnv::from_process();
-    for w in &env.warnings {
-        tracing::warn!("{w}");
-    }
-    let process_env = bootstrap::process_env();
-    let settings = options::settings(&args, &env, &private_ips(), &process_env).await?;
-    tracing::info!("Proxy role: {:?}", settings.role);
-
     // A signal or /quitquitquit drains and stops the proxy; `stopped` then ends the servers.
     let shutdown = CancellationToken::new();
     let stopped = CancellationToken::new();
@@ -144,14 +135,26 @@ async fn proxy(args: ProxyArgs) -> Result<(), ProxyError> {
         }
     });
 
-    let (sds_enabled, sds_token_path) = options::detect_sds(
+    tracing::info!("Version {}", version::info().long_form());
+    let env = AgentEnv::from_process();
+    for w in &env.warnings {
+        tracing::warn!("{w}");
+    }
+    let process_env = bootstrap::process_env();
+    let settings = options::settings(&args, &env, &private_ips(), &process_env).await?;
+    tracing::info!("Proxy role: {:?}", settings.role);
+
+    let sds = options::detect_sds(
         env.sds_enabled,
         args.control_plane_bootstrap,
         &env.sds_uds_path,
         options::TRUSTWORTHY_JWT_PATH,
         SDS_UDS_WAIT,
-    )
-    .await;
+    );
+    let (sds_enabled, sds_token_path) = tokio::select! {
+        r = sds => r,
+        _ = shutdown.cancelled() => return Ok(()),
+    };
     // Envoy needs the mounted certificates for mutual TLS: wait for them (not with SDS).
     if (settings.control_plane_auth || settings.remote_service_tls || env.auto_mtls_enabled)
         && !sds_enabled
@@ -170,6 +173,11 @@ async fn proxy(args: ProxyArgs) -> Result<(), ProxyError> {
     } else {
         (String::new(), String::new())
     };
+
+    if shutdown.is_cancelled() {
+        // Stopped before Envoy was started: nothing to drain.
+        return Ok(());
+    }
 
     let status_task = match settings.status.clone() {
         None => None,
