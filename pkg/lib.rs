@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod ctrlz;
+pub mod envoy;
 pub mod filewatcher;
 pub mod gostr;
 pub mod keepalive;

@@ -1,24 +1,19 @@
 //! `request <method> <path> [body]`: a one-shot HTTP request to a local admin or debug port
 //! (upstream `pilot/pkg/request`), used by `pilot-discovery request` (monitoring port 15014)
 //! and `pilot-agent request` (Envoy admin port 15000). The body is printed; statuses above
-//! 399 other than 404 are errors.
+//! 399 other than 404 are errors. Requests are HTTP/1.1: Envoy's admin port refuses HTTP/1.0.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use istio_pkg::envoy::admin;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("request to {address} failed: {source}")]
-    Io {
-        address: String,
-        source: std::io::Error,
-    },
+    #[error("request to {address} failed: {reason}")]
+    Io { address: String, reason: String },
     #[error("request to {address} timed out after {timeout:?}")]
     Timeout { address: String, timeout: Duration },
-    #[error("malformed HTTP response from {address}: {reason}")]
-    Malformed { address: String, reason: String },
     #[error("received unsuccessful status code {status}: {body}")]
     Status { status: u16, body: String },
     #[error("invalid method {0:?}")]
@@ -46,61 +41,33 @@ impl Command {
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
             return Err(Error::Method(method.to_owned()));
         }
-        let fut = self.exchange(method, path, body);
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Timeout {
-                address: self.address.clone(),
-                timeout: self.timeout,
-            }),
-        }
-    }
-
-    async fn exchange(&self, method: &str, path: &str, body: &str) -> Result<String, Error> {
-        let io = |source| Error::Io {
-            address: self.address.clone(),
-            source,
-        };
-        let mut stream = tokio::net::TcpStream::connect(&self.address)
+        let resp = admin::request(&self.address, method, path, body, self.timeout)
             .await
-            .map_err(io)?;
-        let path = path.trim_start_matches('/');
-        // HTTP/1.0 keeps the response simple: no chunked encoding, the body ends at close.
-        let head = format!(
-            "{method} /{path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: istio-rs\r\nContent-Length: {}\r\n\r\n",
-            self.address,
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).await.map_err(io)?;
-        stream.write_all(body.as_bytes()).await.map_err(io)?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.map_err(io)?;
-        let malformed = |reason: &str| Error::Malformed {
-            address: self.address.clone(),
-            reason: reason.into(),
-        };
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| malformed("no end of headers"))?;
-        let headers = String::from_utf8_lossy(&raw[..split]);
-        let status: u16 = headers
-            .lines()
-            .next()
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| malformed("no status line"))?;
-        let body = String::from_utf8_lossy(&raw[split + 4..]).into_owned();
+            .map_err(|e| match e {
+                admin::Error::Timeout { address, timeout } => Error::Timeout { address, timeout },
+                admin::Error::Request { method, .. } => Error::Method(method),
+                other => Error::Io {
+                    address: self.address.clone(),
+                    reason: match other {
+                        admin::Error::Io { source, .. } => source.to_string(),
+                        admin::Error::Http { source, .. } => source.to_string(),
+                        e => e.to_string(),
+                    },
+                },
+            })?;
+        let status = resp.status.as_u16();
+        let text = resp.text();
         if status > 399 && status != 404 {
-            return Err(Error::Status { status, body });
+            return Err(Error::Status { status, body: text });
         }
-        Ok(body)
+        Ok(text)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     async fn serve_once(response: &'static str) -> (String, tokio::task::JoinHandle<String>) {
@@ -125,7 +92,7 @@ mod tests {
             .unwrap();
         assert_eq!(body, "hello");
         let req = task.await.unwrap();
-        assert!(req.starts_with("GET /debug/syncz HTTP/1.0\r\n"), "{req}");
+        assert!(req.starts_with("GET /debug/syncz HTTP/1.1\r\n"), "{req}");
     }
 
     #[tokio::test]
